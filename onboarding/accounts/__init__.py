@@ -1,0 +1,1 @@
+"""Accounts: users, institutions, staff roles, sign-in, MFA, password reset."""

@@ -1,0 +1,120 @@
+"""`flask --app app ...` commands: staff accounts, demo data, audit verification, jobs, worker."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .accounts.models import STAFF_ROLES
+from .db import db
+from .errors import OperationRefused
+
+audit_cli = AppGroup("audit", help="Audit log tools.")
+jobs_cli = AppGroup("jobs", help="Job outbox tools.")
+
+
+@click.command("create-staff")
+@click.option("--email", required=True, help="The staff member's e-mail address (their login).")
+@click.option("--name", "full_name", default="", help="Full name; defaults to the e-mail's local part.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(sorted(STAFF_ROLES)),
+              help="A role; repeat for several.")
+@click.option("--password", envvar="STAFF_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Initial password (or set STAFF_PASSWORD); asked for when not given.")
+def create_staff_command(email: str, full_name: str, roles: tuple[str, ...], password: str) -> None:
+    """Create a staff account. They set up TOTP at their first sign-in."""
+    from .accounts.operations import create_staff
+
+    try:
+        user = create_staff(email=email, full_name=full_name or email.split("@")[0], password=password,
+                            roles=roles)
+    except OperationRefused as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"Created staff account {user.email} with roles: {', '.join(user.role_names)}.")
+    click.echo("They will be asked to set up an authenticator app at their first sign-in.")
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create demo accounts (idempotent) and print the logins."""
+    from .demo import seed_demo
+
+    accounts = seed_demo()
+    db.session.commit()
+    click.echo(demo_logins_text(accounts))
+
+
+def demo_logins_text(accounts) -> str:
+    lines = ["", "Demo logins (development only):", ""]
+    width = max(len(a.email) for a in accounts)
+    for account in accounts:
+        extra = f"  TOTP secret {account.totp_secret}" if account.totp_secret else ""
+        lines.append(f"  {account.email.ljust(width)}  {account.password}  {account.label}{extra}")
+    lines += [
+        "",
+        "Staff sign in with a TOTP code: add the secret to an authenticator app, or run",
+        "  flask --app app demo-totp EMAIL",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@click.command("demo-totp")
+@click.argument("email")
+def demo_totp_command(email: str) -> None:
+    """Print the current TOTP code of a demo staff account (development only)."""
+    import pyotp
+
+    from .accounts.operations import find_user_by_email, totp_secret
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("demo-totp is only available in development.")
+    user = find_user_by_email(email)
+    secret = totp_secret(user) if user else None
+    if not secret:
+        raise click.ClickException(f"No TOTP secret for {email}.")
+    click.echo(pyotp.TOTP(secret).now())
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the hash chain; names the first broken link and exits 1 if there is one."""
+    from .audit.operations import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Audit log intact: {report.checked} events verified.")
+        return
+    click.echo(f"Audit log BROKEN at event #{report.broken_at}: {report.problem}. "
+               f"{report.checked} events before it verified.", err=True)
+    sys.exit(1)
+
+
+@jobs_cli.command("dispatch")
+@click.option("--min-age", default=0, show_default=True, help="Only rows waiting at least this many seconds.")
+def jobs_dispatch_command(min_age: int) -> None:
+    """Push outbox rows left behind (Redis was down, a worker died) to the queue."""
+    from .jobs import sweep
+
+    count = sweep(min_age_seconds=min_age)
+    click.echo(f"Dispatched {count} job(s).")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for this app; it also sweeps the outbox periodically."""
+    from .worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (create_staff_command, seed_demo_command, demo_totp_command, worker_command):
+        app.cli.add_command(command)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(jobs_cli)

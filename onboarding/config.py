@@ -1,0 +1,116 @@
+"""Configuration: read from environment variables, with development defaults.
+
+Outside development and tests the application refuses to start on a development
+secret, so a forgotten variable fails loudly instead of running insecurely.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# Well-known development values. They are public (they live in this file), which is
+# exactly why production refuses them.
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105
+# base64 of 32 bytes; the id before the colon lets keys rotate (see documents storage).
+DEV_ENCRYPTION_KEYS = "dev1:ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message names the variable to set."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def from_environment() -> dict[str, Any]:
+    """Build the configuration mapping from the process environment."""
+    env = os.environ.get("APP_ENV", "production").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    development = env in ("development", "testing")
+    return {
+        "APP_ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEYS),
+        "ENCRYPTION_KEY_ID": os.environ.get("ENCRYPTION_KEY_ID", ""),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "JOBS_EAGER": _bool(os.environ.get("JOBS_EAGER")),
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "onboarding"),
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "console" if development else "smtp"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Institutional Onboarding <onboarding@exchange.example>"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "localhost"),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(os.environ.get("SMTP_STARTTLS")),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 20),
+        "SESSION_COOKIE_SECURE": _bool(os.environ.get("SESSION_COOKIE_SECURE"), default=not development),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_PER_IP": _int("LOGIN_MAX_FAILURES_PER_IP", 20),
+        "LOGIN_THROTTLE_MINUTES": _int("LOGIN_THROTTLE_MINUTES", 15),
+        "EMAIL_TOKEN_MAX_AGE_HOURS": _int("EMAIL_TOKEN_MAX_AGE_HOURS", 48),
+        "RESET_TOKEN_MAX_AGE_MINUTES": _int("RESET_TOKEN_MAX_AGE_MINUTES", 60),
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
+        "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 30),
+        "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 600),
+        "TRUST_PROXY_HOPS": _int("TRUST_PROXY_HOPS", 0),
+    }
+
+
+def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, Any]:
+    """Environment, then overrides from `create_app(config=...)`, then derived values."""
+    config = from_environment()
+    if overrides:
+        config.update(overrides)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "onboarding.db")
+    if config["APP_ENV"] == "testing":
+        config["TESTING"] = True
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
+    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", 21 * 1024 * 1024)
+    check(config)
+    return config
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse development secrets outside development and tests."""
+    if config["APP_ENV"] in ("development", "testing"):
+        return
+    if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
+        raise ConfigError(
+            "SECRET_KEY is unset or is the development default. Set SECRET_KEY to a random value of "
+            "at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+            "or set APP_ENV=development for local use."
+        )
+    if config["ENCRYPTION_KEYS"] == DEV_ENCRYPTION_KEYS or "dev1:" in config["ENCRYPTION_KEYS"]:
+        raise ConfigError(
+            "ENCRYPTION_KEYS is unset or is the development default. Set ENCRYPTION_KEYS to "
+            "'<key-id>:<base64 of 32 random bytes>' (several, comma-separated, while rotating), "
+            "or set APP_ENV=development for local use."
+        )

@@ -1,0 +1,59 @@
+"""Domain errors that operations raise, and the error pages that share the site's layout."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class OperationRefused(Exception):
+    """An operation cannot be done as asked. `message` is fit to show to the user;
+    `field` names the form field it belongs to, when it belongs to one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+_TITLES = {
+    400: "The request could not be understood",
+    401: "Please sign in",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    413: "The upload is too large",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _render(status: int, message: str | None = None):
+    title = _TITLES.get(status, "Error")
+    if _wants_json():
+        return {"error": {"code": status, "message": message or title, "fields": {}}}, status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render(
+            400,
+            "This form had expired or was sent from another page, so nothing was saved. "
+            "Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _render(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500, "The error has been logged. Please try again in a moment.")

@@ -1,0 +1,240 @@
+"""Cross-cutting security: password hashing, field encryption, signed tokens, response
+headers, role checks and the object-level access check."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hmac
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Flask, abort, current_app, request
+from flask_login import current_user
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .config import ConfigError
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
+# argon2id with the library's current (RFC 9106 low-memory) parameters.
+_hasher = PasswordHasher()
+# Used to spend the same time when an account does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("timing-equaliser-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-effort verification; False for a missing hash as well as a wrong password."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+    """A sentence saying what is wrong with a new password, or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    if len(set(password)) < 5:
+        return "This password repeats too few characters; choose a longer mix or a passphrase."
+    lowered = password.lower()
+    local_part = email.split("@", 1)[0].lower()
+    if local_part and len(local_part) >= 4 and local_part in lowered:
+        return "Do not use your e-mail address in your password."
+    if lowered in _COMMON_PASSWORDS:
+        return "This password is too common; choose another."
+    return None
+
+
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password1234", "123456789012", "qwertyuiop12", "passwordpassword", "administrator",
+        "letmeinletmein", "iloveyou1234", "welcome12345", "changeme1234", "password123!",
+    }
+)
+
+
+# ---------------------------------------------------------------------------
+# Field encryption (TOTP secrets now; documents and HMAC secrets later).
+
+
+class KeyRing:
+    """AES-256-GCM keys by id. New data is sealed with the current key; any listed key opens
+    old data, so keys rotate by adding a new id in front and re-sealing at leisure."""
+
+    def __init__(self, spec: str, current_id: str = ""):
+        self.keys: dict[str, bytes] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key_id, _, encoded = item.partition(":")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except ValueError as exc:
+                raise ConfigError(f"ENCRYPTION_KEYS entry {key_id!r} is not valid base64") from exc
+            if len(key) != 32 or not key_id:
+                raise ConfigError(f"ENCRYPTION_KEYS entry {key_id!r} must be '<id>:<base64 of 32 bytes>'")
+            self.keys[key_id] = key
+        if not self.keys:
+            raise ConfigError("ENCRYPTION_KEYS is empty; set '<id>:<base64 of 32 bytes>'")
+        self.current_id = current_id or next(iter(self.keys))
+        if self.current_id not in self.keys:
+            raise ConfigError(f"ENCRYPTION_KEY_ID {self.current_id!r} is not in ENCRYPTION_KEYS")
+
+    def aead(self, key_id: str) -> AESGCM:
+        return AESGCM(self.keys[key_id])
+
+    def seal(self, plaintext: bytes, associated: bytes = b"") -> str:
+        nonce = os.urandom(12)
+        sealed = self.aead(self.current_id).encrypt(nonce, plaintext, associated)
+        return f"{self.current_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def open(self, token: str, associated: bytes = b"") -> bytes:
+        key_id, _, encoded = token.partition(":")
+        raw = base64.b64decode(encoded)
+        return self.aead(key_id).decrypt(raw[:12], raw[12:], associated)
+
+
+def init_keyring(app: Flask) -> None:
+    """Parse the keys at start-up, so a bad ENCRYPTION_KEYS stops the app before it serves."""
+    app.extensions["keyring"] = KeyRing(app.config["ENCRYPTION_KEYS"], app.config["ENCRYPTION_KEY_ID"])
+
+
+def keyring() -> KeyRing:
+    return current_app.extensions["keyring"]
+
+
+# ---------------------------------------------------------------------------
+# Signed, expiring tokens for e-mail links.
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"onboarding.{purpose}")
+
+
+def make_token(purpose: str, payload: dict[str, Any]) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+class TokenError(ValueError):
+    """A link token is expired or not genuine; the message is fit to show."""
+
+
+def read_token(purpose: str, token: str, max_age_seconds: int) -> dict[str, Any]:
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age_seconds)
+    except SignatureExpired as exc:
+        raise TokenError("This link has expired. Ask for a new one below.") from exc
+    except BadSignature as exc:
+        raise TokenError("This link is not valid. Check that you copied all of it, or ask for a new one.") from exc
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+# ---------------------------------------------------------------------------
+# Response headers.
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint != "static":
+            # Pages can hold personal data: never keep them in shared caches.
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+# ---------------------------------------------------------------------------
+# Access control.
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def applicant_required(view: F) -> F:
+    """Only a logged-in applicant (institution user) may use this view."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if not current_user.is_applicant:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Staff holding at least one of `roles` (or any staff role when none is named)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if not current_user.is_staff:
+                abort(403)
+            if roles and not current_user.has_any_role(roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def require_institution_access(institution_id: int | None, *, staff_roles: Iterable[str] = ()) -> None:
+    """The one object-level check: an applicant reaches only their own institution's records;
+    staff reach any (optionally only with one of `staff_roles`). 404, not 403, for applicants,
+    so the existence of other institutions' records is not revealed."""
+    if not current_user.is_authenticated:
+        abort(401)
+    if current_user.is_staff:
+        if staff_roles and not current_user.has_any_role(staff_roles):
+            abort(403)
+        return
+    if institution_id is None or current_user.institution_id != institution_id:
+        abort(404)
+
+
+def client_ip() -> str:
+    """The caller's address; proxies are trusted only as configured (ProxyFix in create_app)."""
+    return request.remote_addr or "unknown"

@@ -1,0 +1,40 @@
+"""Jinja helpers shared by every page: dates, labels, navigation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from markupsafe import Markup
+
+from .accounts.models import STAFF_ROLES
+
+
+def format_time(value: datetime | None, with_time: bool = True) -> Markup:
+    """A UTC time in a <time> element; static/js/local-time.js shows it in the viewer's zone."""
+    if value is None:
+        return Markup("&ndash;")
+    text = value.strftime("%d %b %Y, %H:%M UTC" if with_time else "%d %b %Y")
+    kind = "datetime" if with_time else "date"
+    return Markup('<time datetime="{}" data-local="{}">{}</time>').format(value.isoformat(), kind, text)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL under BASE_URL, for e-mails and letters. Never built from the request's
+    Host header, which a client controls."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def humanise_action(action: str) -> str:
+    return action.replace(".", " ").replace("_", " ").capitalize()
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["time"] = format_time
+    app.jinja_env.filters["date"] = lambda value: format_time(value, with_time=False)
+    app.jinja_env.filters["action"] = humanise_action
+    app.jinja_env.globals["ROLE_LABELS"] = STAFF_ROLES
+    app.jinja_env.globals["APP_NAME"] = "Institutional API Access"
