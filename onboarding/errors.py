@@ -43,6 +43,7 @@ def _render(status: int, message: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        app.logger.warning('CSRF refused: %s', error.description)
         return _render(
             400,
             "This form had expired or was sent from another page, so nothing was saved. "
