@@ -248,8 +248,6 @@ def _run(outbox_id: int) -> str:
         db.session.commit()
         log.exception("outbox job %s (%s) failed on attempt %s", outbox_id, job.name, job.attempts)
         raise
-    finally:
-        db.session.remove()
 
 
 # ---------------------------------------------------------------------------
