@@ -19,7 +19,7 @@ run: $(STAMP)
 	bash scripts/run.sh
 
 test: $(STAMP)
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
