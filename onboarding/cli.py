@@ -50,10 +50,14 @@ def seed_demo_command() -> None:
 
 def demo_logins_text(accounts) -> str:
     lines = ["", "Demo logins (development only):", ""]
-    width = max(len(a.email) for a in accounts)
+    email_width = max(len(a.email) for a in accounts)
+    label_width = max(len(a.label) for a in accounts)
+    lines.append(f"  {'e-mail'.ljust(email_width)}  {'password'.ljust(18)}  {'role'.ljust(label_width)}  TOTP secret")
     for account in accounts:
-        extra = f"  TOTP secret {account.totp_secret}" if account.totp_secret else ""
-        lines.append(f"  {account.email.ljust(width)}  {account.password}  {account.label}{extra}")
+        lines.append(
+            f"  {account.email.ljust(email_width)}  {account.password.ljust(18)}  {account.label.ljust(label_width)}"
+            f"  {account.totp_secret or '-'}"
+        )
     lines += [
         "",
         "Staff sign in with a TOTP code: add the secret to an authenticator app, or run",

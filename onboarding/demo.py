@@ -41,7 +41,7 @@ def seed_demo() -> list[DemoAccount]:
     email, name, legal_name = DEMO_APPLICANT
     if find_user_by_email(email) is None:
         user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
-                                  ip="127.0.0.1")
+                                  ip="127.0.0.1", send_verification=False)
         user.email_verified_at = utcnow()
     accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}"))
     db.session.flush()

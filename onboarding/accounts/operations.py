@@ -50,7 +50,9 @@ def _check_new_password(password: str, email: str, name: str = "") -> None:
 # Registration and e-mail verification.
 
 
-def register_applicant(*, email: str, password: str, full_name: str, legal_name: str, ip: str) -> User:
+def register_applicant(
+    *, email: str, password: str, full_name: str, legal_name: str, ip: str, send_verification: bool = True
+) -> User:
     email = normalise_email(email)
     if find_user_by_email(email) is not None:
         raise OperationRefused(
@@ -71,7 +73,8 @@ def register_applicant(*, email: str, password: str, full_name: str, legal_name:
     record("institution.registered", "institution", institution.id, {"legal_name": institution.legal_name})
     record("user.registered", "user", user.id, {"email": email, "institution_id": institution.id},
            actor_id=user.id, actor_label=email)
-    send_verification_email(user)
+    if send_verification:
+        send_verification_email(user)
     return user
 
 
