@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from contextlib import contextmanager
 from pprint import pformat
 
 from alembic.autogenerate import compare_metadata
@@ -44,10 +46,28 @@ def schema_of(app) -> tuple[set[str], str | None, bool]:
     return tables, revision, trigger
 
 
+@contextmanager
+def logging_left_as_it_was():
+    """migrations/env.py calls logging.config.fileConfig, which disables every logger that
+    already exists; put the logging state back so later tests still see their logs."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = {name: (lg.disabled, lg.level) for name, lg in logging.root.manager.loggerDict.items()
+               if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger) and name in loggers:
+                lg.disabled, lg.level = loggers[name]
+
+
 def round_trip(database_url: str) -> None:
     app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url})
     postgresql = make_url(database_url).get_backend_name() == "postgresql"
-    with app.app_context():
+    with app.app_context(), logging_left_as_it_was():
         try:
             upgrade()
             tables, revision, trigger = schema_of(app)
