@@ -44,3 +44,8 @@ def applicant():
 @roles_required()
 def staff():
     return render_template("home/staff.html", role_labels=STAFF_ROLES)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

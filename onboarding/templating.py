@@ -28,13 +28,34 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+# Wording for events people see; anything not listed falls back to a readable form of its name.
+ACTION_LABELS = {
+    "institution.registered": "Institution registered",
+    "user.registered": "Account created",
+    "user.email_verified": "E-mail address confirmed",
+    "user.logged_in": "Signed in",
+    "user.password_reset_requested": "Password reset requested",
+    "user.password_reset": "Password changed",
+    "staff.created": "Staff account created",
+    "staff.mfa_enrolled": "Two-factor authentication set up",
+}
+
+INSTITUTION_STATUS_LABELS = {
+    "prospect": "Not yet granted",
+    "active": "Active",
+    "frozen": "Frozen",
+    "restricted": "Permanently restricted",
+}
+
+
 def humanise_action(action: str) -> str:
-    return action.replace(".", " ").replace("_", " ").capitalize()
+    return ACTION_LABELS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
 
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["time"] = format_time
     app.jinja_env.filters["date"] = lambda value: format_time(value, with_time=False)
     app.jinja_env.filters["action"] = humanise_action
+    app.jinja_env.filters["institution_status"] = lambda status: INSTITUTION_STATUS_LABELS.get(status, status)
     app.jinja_env.globals["ROLE_LABELS"] = STAFF_ROLES
     app.jinja_env.globals["APP_NAME"] = "Institutional API Access"

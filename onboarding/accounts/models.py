@@ -55,6 +55,8 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Shown to the user, so they can spot a sign-in that was not theirs.
+    previous_login_at: Mapped[datetime | None]
 
     institution: Mapped[Institution | None] = relationship(back_populates="users")
     roles: Mapped[list[StaffRole]] = relationship(

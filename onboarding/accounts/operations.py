@@ -148,6 +148,7 @@ def check_password_step(email: str, password: str, ip: str) -> User:
 
 def complete_login(user: User, ip: str) -> None:
     note_attempt(user.email, ip, succeeded=True)
+    user.previous_login_at = user.last_login_at
     user.last_login_at = utcnow()
     record("user.logged_in", "user", user.id, {}, actor_id=user.id, actor_label=user.email)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from urllib.parse import urlsplit
 
@@ -107,10 +106,10 @@ def verify_email(token: str):
         return render_template("accounts/link_problem.html", message=str(error.args[0]),
                                title="We could not confirm your e-mail address"), 400
     db.session.commit()
-    flash("Your e-mail address is confirmed.", "success")
     if current_user.is_authenticated and current_user.id == user.id:
+        flash("Your e-mail address is confirmed.", "success")
         return redirect(url_for("home.index"))
-    flash("Sign in to continue.", "info")
+    flash("Your e-mail address is confirmed. Sign in to continue.", "success")
     return redirect(url_for("accounts.login", email=user.email))
 
 
@@ -216,14 +215,15 @@ def second_factor():
         except OperationRefused as error:
             db.session.commit()  # the failed attempt counts towards throttling
             _field_error(form, error)
+            form.code.data = ""
         else:
             return _finish_staff_login(user)
     return render_template("accounts/second_factor.html", form=form, user=user)
 
 
 def _qr_data_uri(uri: str) -> str:
-    svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#0b1f33", light="#ffffff", omitsize=False)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # A standalone SVG document (with its xmlns), as an image needs; inline markup would not render.
+    return segno.make(uri, error="m").svg_data_uri(scale=5, dark="#0b1f33", light="#ffffff")
 
 
 @bp.route("/login/set-up-two-factor", methods=["GET", "POST"])
@@ -243,6 +243,7 @@ def enrol_mfa():
         except OperationRefused as error:
             db.session.rollback()
             _field_error(form, error)
+            form.code.data = ""
         else:
             return _after_enrolment(user, codes)
     uri = ops.provisioning_uri(user, secret)
@@ -305,5 +306,7 @@ def logout():
 
 @bp.app_context_processor
 def inject_logout_form():
-    return {"logout_form": LogoutForm()} if current_user and current_user.is_authenticated else {}
+    # Also offered half-way through a staff sign-in, to cancel it.
+    signed_in = current_user and current_user.is_authenticated
+    return {"logout_form": LogoutForm()} if signed_in or session.get("mfa_uid") else {}
 
