@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .accounts.models import STAFF_ROLES
 from .db import db
@@ -23,6 +23,7 @@ jobs_cli = AppGroup("jobs", help="Job outbox tools.")
               help="A role; repeat for several.")
 @click.option("--password", envvar="STAFF_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Initial password (or set STAFF_PASSWORD); asked for when not given.")
+@with_appcontext
 def create_staff_command(email: str, full_name: str, roles: tuple[str, ...], password: str) -> None:
     """Create a staff account. They set up TOTP at their first sign-in."""
     from .accounts.operations import create_staff
@@ -39,9 +40,13 @@ def create_staff_command(email: str, full_name: str, roles: tuple[str, ...], pas
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Create demo accounts (idempotent) and print the logins."""
     from .demo import seed_demo
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("seed-demo is only available in development: its passwords are public.")
 
     accounts = seed_demo()
     db.session.commit()
@@ -69,6 +74,7 @@ def demo_logins_text(accounts) -> str:
 
 @click.command("demo-totp")
 @click.argument("email")
+@with_appcontext
 def demo_totp_command(email: str) -> None:
     """Print the current TOTP code of a demo staff account (development only)."""
     import pyotp

@@ -39,11 +39,8 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
-def from_environment() -> dict[str, Any]:
-    """Build the configuration mapping from the process environment."""
-    env = os.environ.get("APP_ENV", "production").strip().lower()
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+def from_environment(env: str) -> dict[str, Any]:
+    """Build the configuration mapping from the process environment, for environment `env`."""
     development = env in ("development", "testing")
     return {
         "APP_ENV": env,
@@ -78,9 +75,13 @@ def from_environment() -> dict[str, Any]:
 
 def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, Any]:
     """Environment, then overrides from `create_app(config=...)`, then derived values."""
-    config = from_environment()
-    if overrides:
-        config.update(overrides)
+    overrides = dict(overrides or {})
+    env = str(overrides.get("APP_ENV") or os.environ.get("APP_ENV") or "production").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    config = from_environment(env)
+    config.update(overrides)
+    config["APP_ENV"] = env
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "onboarding.db")
     if config["APP_ENV"] == "testing":
@@ -108,7 +109,10 @@ def check(config: Mapping[str, Any]) -> None:
             "at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
             "or set APP_ENV=development for local use."
         )
-    if config["ENCRYPTION_KEYS"] == DEV_ENCRYPTION_KEYS or "dev1:" in config["ENCRYPTION_KEYS"]:
+    from .security import KeyRing
+
+    dev_key = KeyRing(DEV_ENCRYPTION_KEYS).keys["dev1"]
+    if dev_key in KeyRing(config["ENCRYPTION_KEYS"], config.get("ENCRYPTION_KEY_ID", "")).keys.values():
         raise ConfigError(
             "ENCRYPTION_KEYS is unset or is the development default. Set ENCRYPTION_KEYS to "
             "'<key-id>:<base64 of 32 random bytes>' (several, comma-separated, while rotating), "

@@ -104,6 +104,8 @@ class KeyRing:
 
     def open(self, token: str, associated: bytes = b"") -> bytes:
         key_id, _, encoded = token.partition(":")
+        if key_id not in self.keys:
+            raise ConfigError(f"data was sealed with key {key_id!r}, which is not in ENCRYPTION_KEYS any more")
         raw = base64.b64decode(encoded)
         return self.aead(key_id).decrypt(raw[:12], raw[12:], associated)
 

@@ -170,7 +170,7 @@ def test_data_sealed_with_an_old_key_opens_after_rotation():
     assert resealed.startswith("k2:")
     assert rotated.open(resealed, b"ctx") == b"sealed after rotation"
     # The old ring alone cannot read data sealed with the new key.
-    with pytest.raises((KeyError, ValueError, InvalidTag)):
+    with pytest.raises(ConfigError, match="k2"):
         KeyRing(old_key).open(resealed, b"ctx")
 
 

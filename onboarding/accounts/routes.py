@@ -6,7 +6,7 @@ import time
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..db import db
@@ -307,6 +307,8 @@ def logout():
 @bp.app_context_processor
 def inject_logout_form():
     # Also offered half-way through a staff sign-in, to cancel it.
+    if not has_request_context():  # e-mails are rendered by jobs, outside any request
+        return {}
     signed_in = current_user and current_user.is_authenticated
     return {"logout_form": LogoutForm()} if signed_in or session.get("mfa_uid") else {}
 

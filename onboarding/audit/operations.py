@@ -119,4 +119,5 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
             expected_prev = event.hash
             checked += 1
             last_id = event.id
-        db.session.expunge_all()
+        for event in events:  # keep memory flat on long logs, without detaching the caller's objects
+            db.session.expunge(event)
