@@ -58,17 +58,22 @@ def register_extensions(app: Flask) -> None:
     # Importing the models registers every table on the metadata (Alembic and tests need them all).
     from . import jobs as _jobs  # noqa: F401
     from .accounts import models as _accounts  # noqa: F401
+    from .agreements import models as _agreements  # noqa: F401
+    from .applications import models as _applications  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .documents import models as _documents  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
+    from .applications.routes import bp as applications_bp
     from .audit.routes import bp as audit_bp
+    from .documents.routes import bp as documents_bp
     from .health import bp as health_bp
     from .home import bp as home_bp
 
-    for blueprint in (home_bp, accounts_bp, audit_bp, health_bp):
+    for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
 
 

@@ -13,6 +13,7 @@ from .db import db
 from .errors import OperationRefused
 
 audit_cli = AppGroup("audit", help="Audit log tools.")
+rules_cli = AppGroup("rules", help="Rule documents (API usage, risk control).")
 jobs_cli = AppGroup("jobs", help="Job outbox tools.")
 
 
@@ -104,6 +105,33 @@ def audit_verify_command() -> None:
     sys.exit(1)
 
 
+@rules_cli.command("publish")
+@click.option("--kind", required=True, type=click.Choice(["api-usage", "risk-control"]))
+@click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="UTF-8 text file with the rules exactly as they will be shown.")
+@click.option("--version", required=True, help="Version name, for example 2026-12 or 2.0.")
+@click.option("--by", "published_by", default="cli", help="Who publishes (recorded in the audit log).")
+def rules_publish_command(kind: str, path: str, version: str, published_by: str) -> None:
+    """Publish a new version of a rule document; applicants see it from now on."""
+    from .agreements.operations import publish_rules
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path} is not UTF-8 text.") from exc
+    try:
+        rules, created = publish_rules(kind, version, text, published_by=published_by)
+    except OperationRefused as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    if created:
+        click.echo(f"Published {rules.title} (sha256 {rules.sha256[:16]}...).")
+    else:
+        click.echo(f"{rules.title} is already published with this exact text; nothing changed.")
+
+
 @jobs_cli.command("dispatch")
 @click.option("--min-age", default=0, show_default=True, help="Only rows waiting at least this many seconds.")
 def jobs_dispatch_command(min_age: int) -> None:
@@ -127,4 +155,5 @@ def register_cli(app: Flask) -> None:
     for command in (create_staff_command, seed_demo_command, demo_totp_command, worker_command):
         app.cli.add_command(command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(rules_cli)
     app.cli.add_command(jobs_cli)

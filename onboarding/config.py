@@ -70,6 +70,11 @@ def from_environment(env: str) -> dict[str, Any]:
         "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 30),
         "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 600),
         "TRUST_PROXY_HOPS": _int("TRUST_PROXY_HOPS", 0),
+        "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR", ""),
+        "MAX_DOCUMENT_BYTES": _int("MAX_DOCUMENT_MB", 20) * 1024 * 1024,
+        "MAX_DOCUMENTS_PER_APPLICATION": _int("MAX_DOCUMENTS_PER_APPLICATION", 60),
+        "BENEFICIAL_OWNER_THRESHOLD": _int("BENEFICIAL_OWNER_THRESHOLD", 25),
+        "REAPPLY_COOL_OFF_DAYS": _int("REAPPLY_COOL_OFF_DAYS", 90),
     }
 
 
@@ -86,6 +91,8 @@ def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, 
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "onboarding.db")
     if config["APP_ENV"] == "testing":
         config["TESTING"] = True
+    if config["APP_ENV"] == "development":
+        config.setdefault("TEMPLATES_AUTO_RELOAD", True)
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     config["SESSION_COOKIE_HTTPONLY"] = True
@@ -94,7 +101,11 @@ def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, 
     config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
-    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", 21 * 1024 * 1024)
+    # A request may carry one document plus the form; per-file limits are checked while streaming,
+    # so a too-large file gets a message at its field. Far larger requests are cut off here.
+    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", config["MAX_DOCUMENT_BYTES"] + 5 * 1024 * 1024)
+    # Uploads above this size are spooled to a temporary file, not kept in memory.
+    config.setdefault("MAX_FORM_MEMORY_SIZE", 500_000)
     check(config)
     return config
 

@@ -30,6 +30,9 @@ class DemoAccount:
 
 
 def seed_demo() -> list[DemoAccount]:
+    from .agreements.operations import publish_bundled_rules
+
+    publish_bundled_rules()
     accounts: list[DemoAccount] = []
     for email, name, roles, secret in DEMO_STAFF:
         user = find_user_by_email(email)

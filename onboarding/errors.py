@@ -33,6 +33,11 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def error_page(status: int, message: str | None = None):
+    """An error response in the site's layout (or the JSON error shape under /api/)."""
+    return _render(status, message)
+
+
 def _render(status: int, message: str | None = None):
     title = _TITLES.get(status, "Error")
     if _wants_json():

@@ -37,7 +37,10 @@ def applicant():
         .order_by(AuditEvent.id.desc())
         .limit(10)
     ).all()
-    return render_template("home/applicant.html", institution=institution, history=history)
+    from .applications.queries import latest_application
+
+    return render_template("home/applicant.html", institution=institution, history=history,
+                           application=latest_application(institution.id))
 
 
 @bp.route("/staff")

@@ -25,7 +25,7 @@ from .db import JSONDocument, db, utcnow
 log = logging.getLogger(__name__)
 
 # Modules whose import registers job handlers; the worker imports them all.
-JOB_MODULES = ("onboarding.notifications.jobs",)
+JOB_MODULES = ("onboarding.notifications.jobs", "onboarding.applications.jobs", "onboarding.documents.jobs")
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 

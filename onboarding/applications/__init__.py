@@ -1,0 +1,1 @@
+"""The KYB application: company, ownership and control, market-making profile; its state machine."""

@@ -1,0 +1,193 @@
+"""The application's life (DESIGN 3) as one table of (state, action) -> next state with guards.
+
+`transition()` is the only code that changes `Application.state`: it checks the table, the actor
+and the guards, changes the state, records an audit event and queues the notifications and jobs
+that follow, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..accounts.models import User
+from ..audit.operations import record
+from ..db import utcnow
+from ..errors import OperationRefused
+from .models import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    CHECKING,
+    CLOSED_STATES,
+    DOCUMENT_REVIEW,
+    DRAFT,
+    PENDING_APPROVAL,
+    QUALIFICATION_REVIEW,
+    REJECTED,
+    STATE_LABELS,
+    WITHDRAWN,
+    Application,
+)
+
+APPLICANT, SYSTEM, STAFF = "applicant", "system", "staff"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a transition: an applicant or staff user, or the system (jobs)."""
+
+    user: User | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.user is None:
+            return SYSTEM
+        return STAFF if self.user.is_staff else APPLICANT
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(None)
+
+
+class TransitionRefused(OperationRefused):
+    pass
+
+
+Guard = Callable[[Application, Actor], str | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    target: str
+    actor: str  # APPLICANT, SYSTEM or STAFF
+    roles: tuple[str, ...] = ()
+    guards: tuple[Guard, ...] = field(default=())
+
+
+# --- guards: each returns None when satisfied, or the reason it is not -------------------------
+
+
+def application_complete(application: Application, actor: Actor) -> str | None:
+    from .completeness import find_problems
+
+    problems = find_problems(application)
+    if problems:
+        return f"The application is not complete yet: {len(problems)} item(s) to fix. See the list on the review page."
+    return None
+
+
+def current_rules_agreed(application: Application, actor: Actor) -> str | None:
+    from ..agreements.models import API_USAGE
+    from ..agreements.operations import has_agreed_to_current
+
+    if not has_agreed_to_current(application.institution_id, API_USAGE):
+        return "The current API usage rules must be agreed to before submitting."
+    return None
+
+
+def four_eyes(application: Application, actor: Actor) -> str | None:
+    if actor.user is not None and application.qualified_by_id == actor.user.id:
+        return "You did the qualification review of this application; another approver must approve it."
+    return None
+
+
+def own_institution(application: Application, actor: Actor) -> str | None:
+    if actor.user is None or actor.user.institution_id != application.institution_id:
+        return "Only users of the applying institution can do this."
+    return None
+
+
+_SUBMIT = Rule(CHECKING, APPLICANT, guards=(own_institution, application_complete, current_rules_agreed))
+_WITHDRAW = Rule(WITHDRAWN, APPLICANT, guards=(own_institution,))
+
+TRANSITIONS: dict[tuple[str, str], Rule] = {
+    (DRAFT, "submit"): _SUBMIT,
+    (CHANGES_REQUESTED, "submit"): _SUBMIT,
+    (CHECKING, "checks_done"): Rule(DOCUMENT_REVIEW, SYSTEM),
+    (DOCUMENT_REVIEW, "documents_accepted"): Rule(QUALIFICATION_REVIEW, STAFF, ("document_reviewer",)),
+    (DOCUMENT_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("document_reviewer",)),
+    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",)),
+    (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",)),
+    (QUALIFICATION_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("qualification_reviewer",)),
+    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",)),
+    (PENDING_APPROVAL, "approve"): Rule(APPROVED, STAFF, ("approver",), guards=(four_eyes,)),
+    (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",)),
+    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",)),
+    **{
+        (state, "withdraw"): _WITHDRAW
+        for state in STATE_LABELS
+        if state not in CLOSED_STATES
+    },
+}
+
+ACTIONS = sorted({action for _, action in TRANSITIONS})
+
+ACTION_LABELS = {
+    "submit": "submit",
+    "checks_done": "finish the checks of",
+    "documents_accepted": "accept the documents of",
+    "request_changes": "request changes to",
+    "reject": "reject",
+    "qualify": "qualify",
+    "approve": "approve",
+    "send_back": "send back",
+    "withdraw": "withdraw",
+}
+
+
+def allowed_actions(application: Application) -> list[str]:
+    return [action for (state, action) in TRANSITIONS if state == application.state]
+
+
+def transition(application: Application, action: str, actor: Actor, *, details: dict | None = None) -> str:
+    """Apply `action` to the application or raise TransitionRefused. Returns the new state."""
+    rule = TRANSITIONS.get((application.state, action))
+    if rule is None:
+        raise TransitionRefused(
+            f"An application that is {STATE_LABELS[application.state].lower()} cannot be "
+            f"{_past(action)}."
+        )
+    if actor.kind != rule.actor:
+        raise TransitionRefused(f"Only {'staff' if rule.actor == STAFF else rule.actor + 's'} can "
+                                f"{ACTION_LABELS[action]} an application.")
+    if rule.roles and not actor.user.has_any_role(rule.roles):
+        raise TransitionRefused(
+            f"You need the {' or '.join(r.replace('_', ' ') for r in rule.roles)} role to "
+            f"{ACTION_LABELS[action]} this application."
+        )
+    for guard in rule.guards:
+        reason = guard(application, actor)
+        if reason:
+            raise TransitionRefused(reason)
+
+    source = application.state
+    now = utcnow()
+    application.state = rule.target
+    application.state_changed_at = now
+    if action == "submit":
+        application.submitted_at = now
+    if action == "qualify":
+        application.qualified_by_id = actor.user.id
+    record(
+        f"application.{action}", "application", application.id,
+        {"from": source, "to": rule.target, "reference": application.reference, **(details or {})},
+    )
+    _after(application, source, action)
+    return rule.target
+
+
+def _past(action: str) -> str:
+    return {
+        "submit": "submitted", "checks_done": "moved on from checks", "documents_accepted": "moved to qualification",
+        "request_changes": "sent back for changes", "reject": "rejected", "qualify": "qualified",
+        "approve": "approved", "send_back": "sent back", "withdraw": "withdrawn",
+    }.get(action, action)
+
+
+def _after(application: Application, source: str, action: str) -> None:
+    """Jobs and e-mails that follow a transition, queued in the same transaction."""
+    from ..jobs import request_job
+    from .notifications import notify_applicant
+
+    if application.state == CHECKING:
+        request_job("applications.run_checks", application_id=application.id)
+    notify_applicant(application, action)

@@ -1,0 +1,1 @@
+"""Documents: records, encrypted storage, per-document checks."""

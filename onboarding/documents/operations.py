@@ -1,0 +1,114 @@
+"""Uploading, replacing, removing and downloading application documents."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import IO
+
+from sqlalchemy import func, select
+
+from ..applications.models import Application
+from ..audit.operations import record
+from ..db import db
+from ..errors import OperationRefused
+from ..jobs import request_job
+from .models import Document
+from .requirements import Requirement, date_problems, max_file_bytes, max_files, required_documents
+from .storage import UploadRefused, document_store, safe_display_name
+
+
+def associated_data(application_id: int) -> bytes:
+    # Binds each stored file to its application: a file moved to another record will not open.
+    return f"application:{application_id}".encode()
+
+
+class DocumentRefused(OperationRefused):
+    """A refusal that belongs to one field of the upload form."""
+
+
+def find_requirement(application: Application, key: str) -> Requirement:
+    for requirement in required_documents(application):
+        if requirement.key == key:
+            return requirement
+    raise OperationRefused("This document is no longer required for your application.")
+
+
+def upload_document(
+    application: Application, requirement_key: str, *, stream: IO[bytes], filename: str,
+    issue_date: date | None, expiry_date: date | None, user_id: int,
+) -> Document:
+    """Store a document for one slot, replacing what was there. Everything is checked before the
+    file is written; if anything fails, nothing is stored and nothing changes."""
+    if not application.is_editable:
+        raise OperationRefused("Documents can only be changed while the application is a draft or changes "
+                               "were requested.")
+    requirement = find_requirement(application, requirement_key)
+    problems = date_problems(requirement.kind, issue_date, expiry_date)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise DocumentRefused(message, field=field)
+    try:
+        display_name = safe_display_name(filename or "")
+    except UploadRefused as refusal:
+        raise DocumentRefused(refusal.message, field="file") from refusal
+    previous = _document_in_slot(application.id, requirement)
+    count = db.session.scalar(select(func.count()).select_from(Document)
+                              .where(Document.application_id == application.id))
+    if previous is None and count >= max_files():
+        raise DocumentRefused(f"An application can hold at most {max_files()} files. Remove one first.",
+                              field="file")
+    try:
+        blob = document_store().save(stream, max_bytes=max_file_bytes(),
+                                     associated_data=associated_data(application.id))
+    except UploadRefused as refusal:
+        raise DocumentRefused(refusal.message, field="file") from refusal
+    # From here on the file exists: if the transaction fails, the caller's rollback leaves an orphan
+    # file but no record; the cleanup job removes blobs whose record is gone.
+    if previous is not None:
+        _discard(previous)
+    document = Document(
+        application_id=application.id, party_id=requirement.party.id if requirement.party else None,
+        kind=requirement.kind.kind, filename=display_name, content_type=blob.content_type, size=blob.size,
+        sha256=blob.sha256, storage_key=blob.storage_key, key_id=blob.key_id, issue_date=issue_date,
+        expiry_date=expiry_date, uploaded_by_id=user_id,
+    )
+    db.session.add(document)
+    db.session.flush()
+    record("document.uploaded", "application", application.id, {
+        "document_id": document.id, "kind": document.kind, "party_id": document.party_id,
+        "filename": display_name, "size": blob.size, "sha256": blob.sha256, "content_type": blob.content_type,
+        "replaced_document_id": previous.id if previous else None,
+    })
+    return document
+
+
+def _document_in_slot(application_id: int, requirement: Requirement) -> Document | None:
+    party_id = requirement.party.id if requirement.party else None
+    return db.session.scalar(select(Document).where(
+        Document.application_id == application_id, Document.kind == requirement.kind.kind,
+        Document.party_id.is_(None) if party_id is None else Document.party_id == party_id,
+    ))
+
+
+def _discard(document: Document) -> None:
+    """Delete the record now and the encrypted file after commit (never before it)."""
+    request_job("documents.delete_blob", storage_key=document.storage_key)
+    db.session.delete(document)
+    db.session.flush()
+
+
+def remove_document(application: Application, document_id: int) -> None:
+    if not application.is_editable:
+        raise OperationRefused("Documents can only be changed while the application is a draft or changes "
+                               "were requested.")
+    document = db.session.get(Document, document_id)
+    if document is None or document.application_id != application.id:
+        raise OperationRefused("That document is not part of this application.")
+    record("document.removed", "application", application.id,
+           {"document_id": document.id, "kind": document.kind, "filename": document.filename})
+    _discard(document)
+
+
+def record_download(document: Document) -> None:
+    record("document.downloaded", "application", document.application_id,
+           {"document_id": document.id, "kind": document.kind, "sha256": document.sha256})
