@@ -1,0 +1,115 @@
+"""Builders for test data, through the real operations (so audit events and rules hold)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+from PIL import Image
+
+from onboarding.accounts.models import User
+from onboarding.accounts.operations import register_applicant
+from onboarding.agreements.models import API_USAGE
+from onboarding.agreements.operations import current_rules, publish_bundled_rules
+from onboarding.applications import operations as ops
+from onboarding.applications.models import COMPANY, PERSON, Application
+from onboarding.db import db, utcnow
+from onboarding.documents.operations import upload_document
+from onboarding.documents.requirements import required_documents
+
+PASSWORD = "correct horse battery staple"
+
+
+def pdf_bytes(text: str = "Certificate") -> bytes:
+    """A real one-page PDF, made with Pillow."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (620, 877), (255, 255, 255)).save(buffer, "PDF", title=text)
+    return buffer.getvalue()
+
+
+def jpeg_bytes(size: tuple[int, int] = (800, 500)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (210, 225, 240)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def make_applicant(email: str = "mm@northwind.example", legal_name: str = "Northwind Liquidity Ltd") -> User:
+    user = register_applicant(email=email, password=PASSWORD, full_name="Morgan Maker", legal_name=legal_name,
+                              ip="198.51.100.7", send_verification=False)
+    user.email_verified_at = utcnow()
+    db.session.commit()
+    return user
+
+
+COMPANY_DATA = {
+    "legal_name": "Northwind Liquidity Ltd", "trading_names": ["Northwind MM"], "registration_number": "12345678",
+    "jurisdiction": "GB", "incorporation_date": date(2019, 3, 27), "lei": "5493001KJTIIGC8Y1R12",
+    "registered_address": "1 King William Street\nLondon EC4N 7AR", "business_address": "Same as registered",
+    "website": "https://northwind.example", "is_regulated": False, "regulator": None, "licence_number": None,
+}
+PROFILE_DATA = {
+    "mm_experience_years": 6, "mm_venues": ["Venue A"], "volume_30d_usd": 2_500_000_000, "capital_usd": 50_000_000,
+    "pairs": ["BTC/USDT", "ETH/USDT"], "max_spread_bps": Decimal("15"), "min_depth_usd": 250_000,
+    "uptime_pct": Decimal("95"), "expected_order_rate": 200, "requested_scopes": ["market:read", "spot:trade"],
+    "ip_allowlist": ["203.0.113.10", "2001:db8::/48"],
+}
+
+
+def fill_company(application: Application) -> None:
+    ops.save_company(application, dict(COMPANY_DATA), complete=True)
+
+
+def fill_ownership(application: Application) -> dict[str, int]:
+    """Alice 60% directly; Holdco 40%, itself 100% Bob's; Carol director and signatory."""
+    alice = ops.add_party(application, PERSON, {"name": "Alice Founder", "date_of_birth": date(1980, 5, 1),
+                                                "nationality": "GB", "residence": "GB"})
+    holdco = ops.add_party(application, COMPANY, {"name": "Holdco Ltd", "jurisdiction": "CY",
+                                                  "registration_number": "HE999"})
+    bob = ops.add_party(application, PERSON, {"name": "Bob Investor", "date_of_birth": date(1975, 2, 2),
+                                              "nationality": "CY", "residence": "CY"})
+    carol = ops.add_party(application, PERSON, {"name": "Carol Director", "date_of_birth": date(1970, 1, 1),
+                                                "nationality": "GB", "residence": "GB", "is_director": True,
+                                                "is_signatory": True, "title": "CEO"})
+    ops.add_holding(application, alice, None, Decimal(60))
+    ops.add_holding(application, holdco, None, Decimal(40))
+    ops.add_holding(application, bob, holdco, Decimal(100))
+    ops.mark_ownership_saved(application, True)
+    return {"alice": alice.id, "holdco": holdco.id, "bob": bob.id, "carol": carol.id}
+
+
+def fill_profile(application: Application) -> None:
+    ops.save_profile(application, dict(PROFILE_DATA), complete=True)
+
+
+def upload_all_documents(application: Application, user: User) -> None:
+    today = date.today()
+    for requirement in required_documents(application):
+        identity = requirement.kind.needs_expiry
+        upload_document(
+            application, requirement.key, stream=io.BytesIO(jpeg_bytes() if identity else pdf_bytes()),
+            filename="passport.jpg" if identity else f"{requirement.kind.kind}.pdf",
+            issue_date=today - timedelta(days=30), expiry_date=today + timedelta(days=3650) if identity else None,
+            user_id=user.id,
+        )
+    ops.mark_documents_saved(application, True)
+
+
+def complete_application(user: User) -> Application:
+    """A draft with every step complete and every document uploaded (not submitted)."""
+    publish_bundled_rules()
+    application = ops.start_application(user)
+    fill_company(application)
+    fill_ownership(application)
+    fill_profile(application)
+    upload_all_documents(application, user)
+    db.session.commit()
+    return application
+
+
+def submit(application: Application, user: User) -> None:
+    rules = current_rules(API_USAGE)
+    ops.submit_application(application, user, signer_name="Morgan Maker", signer_title="CEO",
+                           rules_version_id=rules.id, shown_sha256=rules.sha256, ip="198.51.100.7",
+                           user_agent="pytest")
+    db.session.commit()
