@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 
 from .accounts.models import STAFF_ROLES
 from .accounts.operations import create_staff, find_user_by_email, register_applicant, set_totp_secret
@@ -19,6 +22,12 @@ DEMO_STAFF = [
     ("admin@demo.example", "Alex Admin", ["admin"], "DEMOADMNJBSWY3DPEHPK3PXPQRSTUVWX"),
 ]
 DEMO_APPLICANT = ("applicant@demo.example", "Morgan Maker", "Northwind Liquidity Ltd")
+# Further institutions whose applications show the system at work.
+DEMO_INSTITUTIONS = [
+    # e-mail, name, legal name, jurisdiction, what to do with the application
+    ("ops@aurora-markets.example", "Ari Aurora", "Aurora Markets GmbH", "DE", "submit"),
+    ("kyc@borealis-trading.example", "Bo Borealis", "Borealis Trading SA", "CH", "draft"),
+]
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,96 @@ def seed_demo() -> list[DemoAccount]:
             set_totp_secret(user, secret)
             user.totp_enrolled_at = utcnow()
         accounts.append(DemoAccount(email, DEMO_PASSWORD, ", ".join(STAFF_ROLES[r] for r in roles), secret))
+    for email, name, legal_name, jurisdiction, stage in DEMO_INSTITUTIONS:
+        if find_user_by_email(email) is None:
+            user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
+                                      ip="127.0.0.1", send_verification=False)
+            user.email_verified_at = utcnow()
+            db.session.flush()
+            build_demo_application(user, legal_name, jurisdiction, stage)
+        status = "application submitted" if stage == "submit" else "application in draft"
+        accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, {status}"))
     email, name, legal_name = DEMO_APPLICANT
     if find_user_by_email(email) is None:
         user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
                                   ip="127.0.0.1", send_verification=False)
         user.email_verified_at = utcnow()
-    accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}"))
+    accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, no application yet"))
     db.session.flush()
     return accounts
+
+
+# --- demo applications -------------------------------------------------------------------------
+
+
+def document_pdf(title: str) -> bytes:
+    """A real one-page PDF with a title, made with Pillow (no external tools)."""
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", (620, 877), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 80), title, fill=(20, 30, 50))
+    draw.line((60, 100, 560, 100), fill=(120, 130, 140))
+    buffer = io.BytesIO()
+    page.save(buffer, "PDF", title=title)
+    return buffer.getvalue()
+
+
+def identity_jpeg(size: tuple[int, int] = (800, 500)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (210, 225, 240)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def upload_every_document(application, user) -> None:
+    """Fill every document slot with a generated file dated 30 days ago."""
+    from .documents.operations import upload_document
+    from .documents.requirements import required_documents
+
+    today = date.today()
+    for requirement in required_documents(application):
+        identity = requirement.kind.needs_expiry
+        upload_document(
+            application, requirement.key,
+            stream=io.BytesIO(identity_jpeg() if identity else document_pdf(requirement.kind.label)),
+            filename="passport.jpg" if identity else f"{requirement.kind.kind}.pdf",
+            issue_date=today - timedelta(days=30), expiry_date=today + timedelta(days=3650) if identity else None,
+            user_id=user.id,
+        )
+
+
+def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str) -> None:
+    """A draft half-filled ('draft') or a complete, submitted application ('submit')."""
+    from .agreements.models import API_USAGE
+    from .agreements.operations import current_rules
+    from .applications import operations as ops
+    from .applications.models import PERSON
+
+    application = ops.start_application(user)
+    ops.save_company(application, {
+        "legal_name": legal_name, "trading_names": [legal_name.split()[0]], "registration_number": "HRB 123456",
+        "jurisdiction": jurisdiction, "incorporation_date": date(2018, 6, 1), "lei": None,
+        "registered_address": "Example Street 1, 10115 City", "business_address": "Example Street 1, 10115 City",
+        "website": None, "is_regulated": False, "regulator": None, "licence_number": None,
+    }, complete=True)
+    if stage == "draft":
+        return
+    founder = ops.add_party(application, PERSON, {
+        "name": user.full_name, "date_of_birth": date(1982, 4, 12), "nationality": jurisdiction,
+        "residence": jurisdiction, "is_director": True, "is_signatory": True, "title": "Managing Director"})
+    ops.add_holding(application, founder, None, Decimal(100))
+    ops.mark_ownership_saved(application, True)
+    ops.save_profile(application, {
+        "mm_experience_years": 4, "mm_venues": ["Venue A", "Venue B"], "volume_30d_usd": 900_000_000,
+        "capital_usd": 20_000_000, "pairs": ["BTC/EUR", "ETH/EUR"], "max_spread_bps": Decimal("20"),
+        "min_depth_usd": 100_000, "uptime_pct": Decimal("90"), "expected_order_rate": 50,
+        "requested_scopes": ["market:read", "account:read", "spot:trade"], "ip_allowlist": ["198.51.100.0/28"],
+    }, complete=True)
+    upload_every_document(application, user)
+    ops.mark_documents_saved(application, True)
+    rules = current_rules(API_USAGE)
+    ops.submit_application(application, user, signer_name=user.full_name, signer_title="Managing Director",
+                           rules_version_id=rules.id, shown_sha256=rules.sha256, ip="127.0.0.1",
+                           user_agent="seed-demo")

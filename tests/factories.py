@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-
-from PIL import Image
 
 from onboarding.accounts.models import User
 from onboarding.accounts.operations import register_applicant
@@ -15,23 +12,18 @@ from onboarding.agreements.operations import current_rules, publish_bundled_rule
 from onboarding.applications import operations as ops
 from onboarding.applications.models import COMPANY, PERSON, Application
 from onboarding.db import db, utcnow
-from onboarding.documents.operations import upload_document
-from onboarding.documents.requirements import required_documents
+from onboarding.demo import document_pdf, identity_jpeg, upload_every_document
 
 PASSWORD = "correct horse battery staple"
 
 
 def pdf_bytes(text: str = "Certificate") -> bytes:
     """A real one-page PDF, made with Pillow."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (620, 877), (255, 255, 255)).save(buffer, "PDF", title=text)
-    return buffer.getvalue()
+    return document_pdf(text)
 
 
 def jpeg_bytes(size: tuple[int, int] = (800, 500)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (210, 225, 240)).save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return identity_jpeg(size)
 
 
 def make_applicant(email: str = "mm@northwind.example", legal_name: str = "Northwind Liquidity Ltd") -> User:
@@ -83,15 +75,7 @@ def fill_profile(application: Application) -> None:
 
 
 def upload_all_documents(application: Application, user: User) -> None:
-    today = date.today()
-    for requirement in required_documents(application):
-        identity = requirement.kind.needs_expiry
-        upload_document(
-            application, requirement.key, stream=io.BytesIO(jpeg_bytes() if identity else pdf_bytes()),
-            filename="passport.jpg" if identity else f"{requirement.kind.kind}.pdf",
-            issue_date=today - timedelta(days=30), expiry_date=today + timedelta(days=3650) if identity else None,
-            user_id=user.id,
-        )
+    upload_every_document(application, user)
     ops.mark_documents_saved(application, True)
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from onboarding import create_app
 from onboarding.accounts.models import STAFF, User
 from onboarding.accounts.operations import find_user_by_email, totp_secret
-from onboarding.demo import DEMO_APPLICANT, DEMO_PASSWORD, DEMO_STAFF
+from onboarding.applications.models import Application
+from onboarding.db import db
+from onboarding.demo import DEMO_APPLICANT, DEMO_INSTITUTIONS, DEMO_PASSWORD, DEMO_STAFF
 from onboarding.security import verify_password
 
 from .conftest import last_email
@@ -111,11 +113,11 @@ def login_row(output: str, email: str) -> str:
 
 
 def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
-    demo_emails = [email for email, *_ in DEMO_STAFF] + [DEMO_APPLICANT[0]]
+    demo_emails = [email for email, *_ in DEMO_STAFF] + [DEMO_APPLICANT[0]] + [i[0] for i in DEMO_INSTITUTIONS]
     for _ in range(2):
         result = cli("seed-demo")
         assert result.exit_code == 0, result.output
-        assert user_count() == len(demo_emails) == 6
+        assert user_count() == len(demo_emails) == 8
         rows = {email: login_row(result.output, email) for email in demo_emails}
         for row in rows.values():
             assert DEMO_PASSWORD in row, row
@@ -133,6 +135,9 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     assert applicant.institution.legal_name == DEMO_APPLICANT[2]
     assert applicant.email_verified_at is not None
     assert last_email(DEMO_APPLICANT[0]) is None, "a demo applicant is not sent a verification e-mail"
+    # The demo shows applications at work: one submitted (in checks), one draft, each exactly once.
+    states = sorted(db.session.scalars(select(Application.state)))
+    assert states == ["checking", "draft"]
 
 
 def test_demo_totp_prints_the_current_code(cli):
