@@ -61,8 +61,10 @@ def register_extensions(app: Flask) -> None:
     from .agreements import models as _agreements  # noqa: F401
     from .applications import models as _applications  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .checks import models as _checks  # noqa: F401
     from .documents import models as _documents  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .screening import models as _screening  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

@@ -24,7 +24,8 @@ HEAD = ScriptDirectory(str(Path(__file__).resolve().parent.parent / "migrations"
 EXPECTED_TABLES = {
     "audit_events", "email_messages", "institutions", "login_attempts", "outbox_jobs", "recovery_codes",
     "staff_roles", "users", "applications", "application_parties", "ownership_links", "documents",
-    "rule_versions", "agreements",
+    "rule_versions", "agreements", "check_results", "sanctions_lists", "sanctions_entries", "sanctions_aliases",
+    "screening_hits", "link_signals",
 }
 
 

@@ -84,6 +84,13 @@ class Application(db.Model):
     requested_scopes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     ip_allowlist: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
 
+    # Automated checks: each submission is a new round; results of earlier rounds are kept.
+    check_round: Mapped[int] = mapped_column(default=0)
+    checks_planned: Mapped[int] = mapped_column(default=0)
+    risk_score: Mapped[int | None]
+    risk_band: Mapped[str | None] = mapped_column(String(10))
+    risk_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+
     # Which steps the applicant finished with "Save and continue" (the rest may be partial drafts).
     steps_saved: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
 

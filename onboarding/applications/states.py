@@ -165,6 +165,7 @@ def transition(application: Application, action: str, actor: Actor, *, details: 
     application.state_changed_at = now
     if action == "submit":
         application.submitted_at = now
+        application.check_round += 1
     if action == "qualify":
         application.qualified_by_id = actor.user.id
     record(

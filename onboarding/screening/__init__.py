@@ -1,0 +1,1 @@
+"""Sanctions lists (import, snapshots), name matching, screening hits, linked-applicant signals, risk score."""
