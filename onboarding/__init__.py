@@ -74,8 +74,9 @@ def register_blueprints(app: Flask) -> None:
     from .documents.routes import bp as documents_bp
     from .health import bp as health_bp
     from .home import bp as home_bp
+    from .review.routes import bp as review_bp
 
-    for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, audit_bp, health_bp):
+    for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, review_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
 
 

@@ -75,6 +75,15 @@ def from_environment(env: str) -> dict[str, Any]:
         "MAX_DOCUMENTS_PER_APPLICATION": _int("MAX_DOCUMENTS_PER_APPLICATION", 60),
         "BENEFICIAL_OWNER_THRESHOLD": _int("BENEFICIAL_OWNER_THRESHOLD", 25),
         "REAPPLY_COOL_OFF_DAYS": _int("REAPPLY_COOL_OFF_DAYS", 90),
+        "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET", ""),
+        "CLAMD_HOST": os.environ.get("CLAMD_HOST", ""),
+        "CLAMD_PORT": _int("CLAMD_PORT", 3310),
+        "SCREENING_THRESHOLD": float(os.environ.get("SCREENING_THRESHOLD", "0.70")),
+        "HIGH_RISK_JURISDICTIONS": [
+            code.strip().upper() for code in os.environ.get(
+                "HIGH_RISK_JURISDICTIONS", "KP,IR,MM,SY,CU,RU,BY,VE,AF,YE,SS,LY,SO,HT,ML,NI"
+            ).split(",") if code.strip()
+        ],
     }
 
 

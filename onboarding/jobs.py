@@ -25,7 +25,12 @@ from .db import JSONDocument, db, utcnow
 log = logging.getLogger(__name__)
 
 # Modules whose import registers job handlers; the worker imports them all.
-JOB_MODULES = ("onboarding.notifications.jobs", "onboarding.applications.jobs", "onboarding.documents.jobs")
+JOB_MODULES = (
+    "onboarding.notifications.jobs",
+    "onboarding.applications.jobs",
+    "onboarding.documents.jobs",
+    "onboarding.screening.jobs",
+)
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 

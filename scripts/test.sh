@@ -8,6 +8,7 @@ bash scripts/ensure-packages.sh \
   redis-server=redis-server \
   "${PG_INITDB:-/usr/lib/postgresql/15/bin/initdb}=postgresql" \
   chromium=chromium \
+  /usr/sbin/clamd=clamav-daemon \
   /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf=fonts-dejavu-core
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 mkdir -p artifacts

@@ -223,3 +223,13 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1, message:
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def clamd_server():
+    from .services import ClamdServer
+
+    server = ClamdServer()
+    server.start()
+    yield server
+    server.cleanup()

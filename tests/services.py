@@ -109,3 +109,57 @@ class PostgresServer:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class ClamdServer:
+    """clamd with a one-signature database that recognises the EICAR test string anywhere in a file
+    (no signatures can be downloaded here)."""
+
+    BINARIES = ("/usr/sbin/clamd", "/usr/bin/clamd")
+
+    def __init__(self) -> None:
+        self.binary = next((b for b in self.BINARIES if os.path.exists(b)), shutil.which("clamd"))
+        if not self.binary:
+            raise RuntimeError("clamd is not installed; run `make test`, which installs clamav-daemon")
+        self.dir = Path(tempfile.mkdtemp(prefix="test-clamd-"))
+        self.socket = self.dir / "clamd.sock"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        (self.dir / "db").mkdir()
+        (self.dir / "db" / "eicar.ndb").write_text(f"Eicar-Test-Signature:0:*:{EICAR.hex()}\n")
+        config = self.dir / "clamd.conf"
+        config.write_text(
+            f"LocalSocket {self.socket}\nDatabaseDirectory {self.dir / 'db'}\nForeground yes\n"
+            f"TemporaryDirectory {self.dir}\nStreamMaxLength 25M\nLogFile {self.dir / 'clamd.log'}\n"
+        )
+        self.process = subprocess.Popen([self.binary, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.socket.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX) as sock:
+                        sock.connect(str(self.socket))
+                        sock.sendall(b"zPING\0")
+                        if sock.recv(8).startswith(b"PONG"):
+                            return
+                except OSError:
+                    pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"clamd exited: {(self.dir / 'clamd.log').read_text(errors='replace')[-500:]}")
+            time.sleep(0.2)
+        raise TimeoutError("clamd did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

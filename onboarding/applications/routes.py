@@ -419,11 +419,26 @@ def status():
                                  AuditEvent.subject_id == str(application.id))
         .order_by(AuditEvent.id.desc()).limit(200)
     ).all()
+    from ..checks.queries import applicant_check_view
+
     return render_template(
         "applications/status.html", application=application, events=_grouped(events),
+        checks=applicant_check_view(application),
         can_withdraw="withdraw" in allowed_actions(application), confirm_form=ConfirmForm(),
         status=step_status(application),
     )
+
+
+@bp.route("/status/progress")
+@applicant_required
+def progress():
+    """Polled by the status page while checks run, so progress shows without reloading by hand."""
+    from ..checks.queries import progress_of
+
+    application = ops.application_for(current_user) or next(iter(ops.institution_applications(current_user)), None)
+    if application is None:
+        abort(404)
+    return progress_of(application)
 
 
 def _grouped(events: list[AuditEvent]) -> list[tuple[AuditEvent, int]]:

@@ -29,6 +29,8 @@ class Document(db.Model):
     expiry_date: Mapped[date | None] = mapped_column(Date)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Set when the malware scan finds something: the file is no longer served to anyone.
+    quarantined_at: Mapped[datetime | None]
 
     @property
     def requirement_key(self) -> str:

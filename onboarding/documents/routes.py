@@ -79,6 +79,9 @@ def download(document_id: int):
         abort(404)
     application = db.session.get(Application, document.application_id)
     require_institution_access(application.institution_id)
+    if document.quarantined_at is not None:
+        return error_page(403, "This file was quarantined because the malware scan found something in it, so it "
+                               "cannot be downloaded.")
     chunks = document_store().open_chunks(document.storage_key, associated_data=associated_data(application.id))
     try:
         first = next(chunks, b"")  # authenticate the start before promising a 200
