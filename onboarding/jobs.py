@@ -158,33 +158,34 @@ def sweep(min_age_seconds: int = 0) -> int:
     """Re-dispatch rows that are due and not already waiting in RQ: never pushed, due for a
     retry, or abandoned by a worker that died (lease expired). Returns how many were handed over."""
     now = utcnow()
-    due = db.session.scalars(
+    waiting = db.session.scalars(
         select(OutboxJob.id)
-        .where(
-            or_(
-                (OutboxJob.state == PENDING) & (OutboxJob.run_after <= now - timedelta(seconds=min_age_seconds)),
-                (OutboxJob.state == RUNNING) & (OutboxJob.lease_until < now),
-            )
-        )
-        .order_by(OutboxJob.id)
-        .limit(10_000)
+        .where(OutboxJob.state == PENDING, OutboxJob.run_after <= now - timedelta(seconds=min_age_seconds))
+        .order_by(OutboxJob.id).limit(10_000)
+    ).all()
+    # A worker killed mid-job leaves its row running; once the lease is over, it runs again
+    # whatever RQ still believes about the dead worker's job.
+    abandoned = db.session.scalars(
+        select(OutboxJob.id).where(OutboxJob.state == RUNNING, OutboxJob.lease_until < now)
+        .order_by(OutboxJob.id).limit(10_000)
     ).all()
     db.session.rollback()  # end the read transaction before jobs run in their own
-    if not due:
+    if not waiting and not abandoned:
         return 0
     queue = rq_queue()
-    if queue is not None:
+    if queue is not None and waiting:
         from rq.job import Job, JobStatus
-        waiting = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+        in_rq = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
         try:
-            statuses = Job.fetch_many([_rq_job_id(i) for i in due], connection=queue.connection)
+            statuses = Job.fetch_many([_rq_job_id(i) for i in waiting], connection=queue.connection)
         except Exception as exc:
             log.warning("sweeper cannot reach Redis (%s); will retry", exc)
             return 0
-        due = [
-            outbox_id for outbox_id, rq_job in zip(due, statuses, strict=True)
-            if rq_job is None or rq_job.get_status(refresh=False) not in waiting
+        waiting = [
+            outbox_id for outbox_id, rq_job in zip(waiting, statuses, strict=True)
+            if rq_job is None or rq_job.get_status(refresh=False) not in in_rq
         ]
+    due = sorted(set(waiting) | set(abandoned))
     return dispatch(due)
 
 

@@ -5,9 +5,11 @@ transition leaves behind (audit event, jobs, e-mails), all in the caller's trans
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 from flask import current_app
 from sqlalchemy import select
 
+from onboarding import security
 from onboarding.accounts.operations import create_staff
 from onboarding.agreements.models import API_USAGE
 from onboarding.agreements.operations import current_rules, publish_bundled_rules, publish_rules, record_agreement
@@ -57,6 +59,12 @@ REFUSED_PAIRS = [pair for pair in ALL_PAIRS if pair not in TRANSITIONS]
 def documents_dir(app, tmp_path):
     """Uploaded files of these tests go to a private directory, not the shared instance folder."""
     current_app.config["DOCUMENTS_DIR"] = str(tmp_path / "documents")
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """Accounts are only scaffolding here; cheap argon2 parameters keep the 100+ cases fast."""
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -194,7 +194,11 @@ def check_image_readable(path: Path) -> Finding:
                                {"width": width, "height": height},
                                advice="Upload a normal scan or photo of the document.")
             image.load()  # decodes the pixels: truncated or corrupt data fails here
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, from the header alone
+        return Finding("document.readable", FAIL,
+                       "The image claims far more pixels than a scan has (a pixel flood).", {"error": str(exc)[:200]},
+                       advice="Upload a normal scan or photo of the document.")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         return Finding("document.readable", FAIL, "The image is damaged and cannot be decoded.",
                        {"error": type(exc).__name__}, advice="Take the photo or scan again and upload the new file.")
     if min(width, height) < MIN_IMAGE_SIDE:
