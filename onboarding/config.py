@@ -78,6 +78,7 @@ def from_environment(env: str) -> dict[str, Any]:
         "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET", ""),
         "CLAMD_HOST": os.environ.get("CLAMD_HOST", ""),
         "CLAMD_PORT": _int("CLAMD_PORT", 3310),
+        "CHECKS_PAUSE_SECONDS": float(os.environ.get("CHECKS_PAUSE_SECONDS", "0")),
         "SCREENING_THRESHOLD": float(os.environ.get("SCREENING_THRESHOLD", "0.70")),
         "HIGH_RISK_JURISDICTIONS": [
             code.strip().upper() for code in os.environ.get(

@@ -144,7 +144,7 @@ def dispatch(ids: list[int]) -> int:
                 "onboarding.jobs.run_outbox_job",
                 outbox_id,
                 job_id=_rq_job_id(outbox_id),
-                job_timeout=current_app.config["OUTBOX_LEASE_SECONDS"] - 30,
+                job_timeout=current_app.config["OUTBOX_LEASE_SECONDS"],  # the row lease is as long
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
             )

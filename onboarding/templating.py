@@ -66,6 +66,19 @@ INSTITUTION_STATUS_LABELS = {
 }
 
 
+def filesize(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def day(value) -> str:
+    """A calendar date (no time zone involved) as 27 Mar 2019."""
+    return value.strftime("%d %b %Y").lstrip("0") if value else "–"
+
+
 def humanise_action(action: str) -> str:
     return ACTION_LABELS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
 
@@ -74,6 +87,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["time"] = format_time
     app.jinja_env.filters["date"] = lambda value: format_time(value, with_time=False)
     app.jinja_env.filters["action"] = humanise_action
+    app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["day"] = day
     app.jinja_env.filters["institution_status"] = lambda status: INSTITUTION_STATUS_LABELS.get(status, status)
     app.jinja_env.globals["ROLE_LABELS"] = STAFF_ROLES
     app.jinja_env.globals["APP_NAME"] = "Institutional API Access"

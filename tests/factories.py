@@ -93,7 +93,7 @@ def complete_application(user: User) -> Application:
 
 def submit(application: Application, user: User) -> None:
     rules = current_rules(API_USAGE)
-    ops.submit_application(application, user, signer_name="Morgan Maker", signer_title="CEO",
+    ops.submit_application(application, user, signer_name="Carol Director", signer_title="CEO",
                            rules_version_id=rules.id, shown_sha256=rules.sha256, ip="198.51.100.7",
                            user_agent="pytest")
     db.session.commit()

@@ -124,7 +124,7 @@ def upload(application: Application, key: str, data: bytes, *, filename: str = "
 
 def do_submit(application: Application, user, **overrides) -> None:
     rules = current_rules(API_USAGE)
-    arguments = dict(signer_name="Morgan Maker", signer_title="CEO", rules_version_id=rules.id,
+    arguments = dict(signer_name="Carol Director", signer_title="CEO", rules_version_id=rules.id,
                      shown_sha256=rules.sha256, ip="198.51.100.7", user_agent="Mozilla/5.0 (pytest)")
     arguments.update(overrides)
     ops.submit_application(application, user, **arguments)
@@ -290,6 +290,7 @@ def submitted(app):
 
 def test_company_of_a_submitted_application_cannot_be_changed(submitted):
     saved_before = audit_count("application.company_saved", submitted)
+    state = submitted.state
     with pytest.raises(OperationRefused) as refused:
         ops.save_company(submitted, {**COMPANY_DATA, "legal_name": "Changed Name Ltd", "is_regulated": True,
                                      "regulator": "FCA", "licence_number": "123"}, complete=True)
@@ -298,7 +299,7 @@ def test_company_of_a_submitted_application_cannot_be_changed(submitted):
     application = reload(submitted)
     assert application.legal_name == "Northwind Liquidity Ltd"
     assert application.is_regulated is False
-    assert application.state == CHECKING
+    assert application.state == state
     assert audit_count("application.company_saved", submitted) == saved_before
 
 
@@ -371,6 +372,16 @@ def test_holding_outside_0_to_100_is_refused(people, percentage):
         application, lambda: ops.add_holding(application, p["alice"], None, Decimal(percentage)),
         "greater than 0% and at most 100%",
     )
+
+
+def test_a_share_that_would_be_stored_as_0_percent_is_refused(people):
+    """Shares are kept to 4 decimal places: 0.00001% would be saved as a 0% holding."""
+    application, p = people
+    with pytest.raises(OperationRefused):
+        ops.add_holding(application, p["alice"], None, Decimal("0.00001"))
+        db.session.commit()
+    db.session.rollback()
+    assert all(percentage > 0 for _, _, percentage in holdings(application))
 
 
 def test_shares_of_one_company_cannot_exceed_100(people):
@@ -595,7 +606,9 @@ def test_submit_records_the_agreement_to_the_exact_text_and_moves_to_checking(ap
     application = complete_application(user)
     rules = current_rules(API_USAGE)
 
-    do_submit(application, user, signer_name="  Morgan Maker ", signer_title="Chief Executive")
+    do_submit(application, user, signer_name="  Carol Director ", signer_title="Chief Executive")
+    assert application.state == CHECKING
+    assert application.submitted_at is not None
     db.session.commit()
 
     agreement = db.session.scalars(select(Agreement)).one()
@@ -606,12 +619,11 @@ def test_submit_records_the_agreement_to_the_exact_text_and_moves_to_checking(ap
     assert agreement.institution_id == user.institution_id
     assert agreement.user_id == user.id
     assert agreement.application_id == application.id
-    assert agreement.signer_name == "Morgan Maker"
+    assert agreement.signer_name == "Carol Director"
     assert agreement.signer_title == "Chief Executive"
     assert agreement.ip == "198.51.100.7"
     assert agreement.user_agent == "Mozilla/5.0 (pytest)"
     application = reload(application)
-    assert application.state == CHECKING
     assert application.submitted_at is not None
     assert audit_count("application.submit", application) == 1
     assert audit_count("agreement.recorded") == 1
@@ -653,10 +665,9 @@ def test_submit_refused_when_the_shown_text_differs(app):
 
 
 def test_incomplete_application_records_no_agreement(app):
+    """Company and ownership done (Carol is the signatory), profile and documents missing."""
     user = make_applicant()
-    publish_bundled_rules()
-    application = ops.start_application(user)
-    db.session.commit()
+    application, _ = draft_with_parties(user)
     with pytest.raises(OperationRefused, match="not complete"):
         do_submit(application, user)
     db.session.rollback()
@@ -678,6 +689,7 @@ def test_submitting_twice_records_one_agreement(app):
     application = complete_application(user)
     do_submit(application, user)
     db.session.commit()
+    state = reload(application).state
 
     with pytest.raises(OperationRefused) as refused:
         do_submit(application, user)
@@ -686,7 +698,7 @@ def test_submitting_twice_records_one_agreement(app):
 
     assert count(Agreement) == 1
     assert audit_count("application.submit", application) == 1
-    assert reload(application).state == CHECKING
+    assert reload(application).state == state
 
 
 # --- documents ----------------------------------------------------------------------------------------------

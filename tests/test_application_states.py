@@ -155,20 +155,31 @@ def test_allowed_transition(app, state, action):
     emails_before = len(emails_to(APPLICANT_EMAIL))
 
     new_state = transition(application, action, actor)
-    db.session.commit()
 
-    db.session.expire_all()
-    application = db.session.get(Application, application.id)
+    # Everything is written in the caller's transaction ...
     assert new_state == rule.target
     assert application.state == rule.target
+    assert_transition_recorded(application, state, action, rule.target, emails_before)
+    if action == "submit":
+        assert application.submitted_at is not None
+    # ... and is kept by its commit (after which, for `checking`, the automated checks may already
+    # have moved the application on).
+    db.session.commit()
+    db.session.expire_all()
+    application = db.session.get(Application, application.id)
+    assert_transition_recorded(application, state, action, rule.target, emails_before)
+    if rule.target != CHECKING:
+        assert application.state == rule.target
+
+
+def assert_transition_recorded(application, source: str, action: str, target: str, emails_before: int) -> None:
     events = audit_events(application, action)
     assert len(events) == 1
-    assert events[0].details["from"] == state
-    assert events[0].details["to"] == rule.target
+    assert events[0].details["from"] == source
+    assert events[0].details["to"] == target
     assert events[0].details["reference"] == application.reference
 
-    jobs = run_checks_jobs(application)
-    assert len(jobs) == (1 if rule.target == CHECKING else 0)
+    assert len(run_checks_jobs(application)) == (1 if target == CHECKING else 0)
 
     new_emails = emails_to(APPLICANT_EMAIL)[emails_before:]
     if action in NOTIFYING_ACTIONS:
@@ -176,8 +187,6 @@ def test_allowed_transition(app, state, action):
         assert application.reference in new_emails[0].subject
     else:
         assert new_emails == []
-    if action == "submit":
-        assert application.submitted_at is not None
 
 
 @pytest.mark.parametrize(("state", "action"), REFUSED_PAIRS, ids=[f"{s}-{a}" for s, a in REFUSED_PAIRS])
@@ -393,8 +402,8 @@ def test_submit_refused_when_only_an_older_version_was_agreed(app):
 
     agree_to_current_rules(application, applicant)
     transition(application, "submit", Actor(applicant))
-    db.session.commit()
     assert application.state == CHECKING
+    db.session.commit()
 
 
 def test_resubmission_after_changes_requested_runs_the_checks_again(app):
@@ -409,8 +418,8 @@ def test_resubmission_after_changes_requested_runs_the_checks_again(app):
     assert application.state == CHANGES_REQUESTED
 
     transition(application, "submit", Actor(applicant))
-    db.session.commit()
     assert application.state == CHECKING
+    db.session.commit()
     assert len(run_checks_jobs(application)) == 2
     assert [e.details["from"] for e in audit_events(application, "submit")] == [DRAFT, CHANGES_REQUESTED]
     subjects = [m.subject for m in emails_to(APPLICANT_EMAIL)]

@@ -67,7 +67,7 @@ def ownership_problems(app: Application) -> list[Problem]:
     for name in companies_without_owners:
         problems.append(Problem("ownership", f"Add the owners of {name}, up to the natural persons at the top.",
                                 "owners"))
-    if summary.needs_controller and not any(p.is_controller for p in app.parties):
+    if app.ownership_links and summary.needs_controller and not any(p.is_controller for p in app.parties):
         problems.append(Problem("ownership", "Nobody reaches the beneficial-ownership threshold: declare a senior "
                                              "managing official as controller.", "controller"))
     if not any(p.is_director for p in app.parties):
@@ -119,15 +119,26 @@ def document_problems(app: Application) -> list[Problem]:
         document = uploaded.get(requirement.key)
         label = requirement.kind.label + ("" if requirement.party is None else f" for {requirement.party.name}")
         if document is None:
-            problems.append(Problem("documents", f"Upload the {label[0].lower() + label[1:]}.", requirement.key))
+            problems.append(Problem("documents", f"Upload the {_lower_first(label)}.", requirement.key))
             continue
         for message in date_problems(requirement.kind, document.issue_date, document.expiry_date).values():
             problems.append(Problem("documents", f"{label}: {message}", requirement.key))
     return problems
 
 
+def _lower_first(label: str) -> str:
+    """'Certificate of ...' -> 'certificate of ...', but 'AML/CTF policy' stays as it is."""
+    return label if label[1:2].isupper() else label[0].lower() + label[1:]
+
+
 def find_problems(app: Application) -> list[Problem]:
     return company_problems(app) + ownership_problems(app) + profile_problems(app) + document_problems(app)
+
+
+def _document_count(app: Application) -> int:
+    from ..documents.requirements import required_documents
+
+    return len(required_documents(app))
 
 
 def step_status(app: Application) -> dict[str, str]:
@@ -139,11 +150,17 @@ def step_status(app: Application) -> dict[str, str]:
         "documents": document_problems(app),
     }
     saved = app.steps_saved or {}
+    started = {
+        "company": bool(saved.get("company")),
+        "ownership": bool(saved.get("ownership") or app.parties),
+        "profile": bool(saved.get("profile")),
+        "documents": bool(saved.get("documents") or len(problems_by_step["documents"]) < _document_count(app)),
+    }
     status = {}
     for step, problems in problems_by_step.items():
         if not problems:
             status[step] = "complete"
-        elif saved.get(step):
+        elif started[step]:
             status[step] = "incomplete"
         else:
             status[step] = "not_started"

@@ -160,13 +160,13 @@ class CompanyForm(StepForm):
                                description="One per line. Every name is screened against sanctions lists.")
     registration_number = StringField("Registration number", validators=[Optional(), Length(max=80)])
     jurisdiction = SelectField("Jurisdiction of incorporation", choices=country_choices, validators=[Optional()])
-    incorporation_date = DateField("Date of incorporation", validators=[Optional(), not_in_future],
-                                   description="For example 2019-03-27.")
+    incorporation_date = DateField("Date of incorporation", validators=[Optional(), not_in_future])
     lei = StringField("LEI (optional)", validators=[Optional(), valid_lei],
                       description="Legal Entity Identifier, 20 characters.")
     registered_address = TextAreaField("Registered address", validators=[Optional(), Length(max=500)])
     business_address = TextAreaField("Business address", validators=[Optional(), Length(max=500)],
-                                     description="Where the company is run from, if different write it in full.")
+                                     description="Where the company is actually run from. Repeat the registered "
+                                                 "address if it is the same.")
     website = StringField("Website (optional)", validators=[Optional(), normalise_website,
                                                            URL(message="Enter a web address like "
                                                                        "https://example.com."),
@@ -345,7 +345,8 @@ class DocumentUploadForm(FlaskForm):
 class SubmitApplicationForm(FlaskForm):
     rules_version_id = HiddenField()
     rules_sha256 = HiddenField()
-    signer_name = StringField("Your full name (signer)", validators=[Length(max=200)])
+    signer_name = StringField("Full name of the signer", validators=[Length(max=200)],
+                              description="An authorised signatory declared in step 2.")
     signer_title = StringField("Your title or position", validators=[Length(max=200)],
                                description="For example Chief Executive Officer or Director.")
     agree = BooleanField("I have read the API usage rules above and agree to them on behalf of the institution.")

@@ -127,6 +127,9 @@ def update_party(application: Application, party: Party, data: dict[str, Any]) -
 def remove_party(application: Application, party: Party) -> None:
     """Remove a person or company, with every holding it has or that is held in it."""
     _require_editable(application)
+    from ..documents.operations import discard_party_documents
+
+    discard_party_documents(application, party)
     for link in [lnk for lnk in application.ownership_links if party.id in (lnk.owner_id, lnk.owned_id)]:
         application.ownership_links.remove(link)
     application.parties.remove(party)
@@ -140,8 +143,10 @@ def add_holding(application: Application, owner: Party, owned: Party | None, per
     _require_editable(application)
     if owned is not None and not owned.is_company:
         raise OperationRefused("Only a company can have owners.", field="owned")
+    percentage = Decimal(percentage).quantize(Decimal("0.0001"))  # as stored: 4 decimal places
     if not (Decimal(0) < percentage <= Decimal(100)):
-        raise OperationRefused("Enter a share greater than 0% and at most 100%.", field="percentage")
+        raise OperationRefused("Enter a share greater than 0% and at most 100% (at most 4 decimal places).",
+                               field="percentage")
     if any(lnk.owner_id == owner.id and lnk.owned_id == (owned.id if owned else None)
            for lnk in application.ownership_links):
         raise OperationRefused(f"{owner.name} is already listed as an owner of "
@@ -205,6 +210,13 @@ def submit_application(
         raise OperationRefused("The API usage rules were updated while you were reading them. Read the "
                                "current version below and agree again.", field="agree")
     actor = Actor(user)
+    signatory = declared_signatory(application, signer_name)
+    if signatory is None:
+        names = ", ".join(p.name for p in application.parties if p.is_signatory) or "none declared yet"
+        raise OperationRefused(
+            f"The agreement must be signed by an authorised signatory declared in step 2 ({names}). "
+            "Enter their full name as declared, or add the signer as a signatory first.", field="signer_name",
+        )
     # Check every other guard first, so an incomplete application records no agreement.
     from .states import TRANSITIONS, TransitionRefused, current_rules_agreed
 
@@ -223,6 +235,15 @@ def submit_application(
         user_agent=user_agent,
     )
     transition(application, "submit", actor)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def declared_signatory(application: Application, name: str) -> Party | None:
+    key = _name_key(name or "")
+    return next((p for p in application.parties if p.is_signatory and _name_key(p.name) == key), None)
 
 
 def withdraw_application(application: Application, user: User) -> None:

@@ -334,9 +334,21 @@ def documents_page(application: Application, upload_form=None, failed_key: str |
                    status_code: int = 200):
     uploaded = {d.requirement_key: d for d in db.session.scalars(
         select(Document).where(Document.application_id == application.id))}
+    summary = ownership_summary(application)
+
+    def roles_of(party) -> str:
+        """Why this person must provide documents."""
+        roles = []
+        if party.id in summary.beneficial_owners:
+            roles.append(f"Beneficial owner, {ops.percent(summary.effective[party.id])}%")
+        roles += [label for flag, label in ((party.is_director, "Director"), (party.is_signatory, "Signatory"),
+                                            (party.is_controller, "Senior managing official")) if flag]
+        return " · ".join(roles)
+
     return render_template(
         "applications/documents.html", requirements=required_documents(application), uploaded=uploaded,
-        upload_form=upload_form, failed_key=failed_key, blank_form=DocumentUploadForm(),
+        roles_of=roles_of,
+        upload_form=upload_form, failed_key=failed_key, blank_form=DocumentUploadForm(formdata=None),
         problems=[p for p in find_problems(application) if p.step == "documents"],
         **_step_context(application, "documents"),
     ), status_code
@@ -372,8 +384,12 @@ def review():
     application = _current_application()
     rules = current_rules(API_USAGE)
     form = SubmitApplicationForm()
+    signatories = [p for p in application.parties if p.is_signatory]
     if request.method == "GET":
-        form.signer_name.data = current_user.full_name
+        # Prefill the signer: the user when they are a declared signatory, else the first one.
+        signer = ops.declared_signatory(application, current_user.full_name) or next(iter(signatories), None)
+        if signer is not None:
+            form.signer_name.data, form.signer_title.data = signer.name, signer.title
     problems = find_problems(application)
     if request.method == "POST" and form.validate_on_submit():
         try:
@@ -400,6 +416,7 @@ def review():
     uploaded = list(db.session.scalars(select(Document).where(Document.application_id == application.id)))
     return render_template(
         "applications/review.html", form=form, rules=rules, problems=problems, summary=summary, scopes=SCOPES,
+        signatories=signatories, requirements=required_documents(application),
         documents=uploaded, names={p.id: p.name for p in application.parties},
         **_step_context(application, "review"),
     )

@@ -97,6 +97,16 @@ def _discard(document: Document) -> None:
     db.session.flush()
 
 
+def discard_party_documents(application: Application, party) -> None:
+    """A person or company taken out of the application takes their documents with them."""
+    for document in db.session.scalars(select(Document).where(Document.application_id == application.id,
+                                                              Document.party_id == party.id)).all():
+        record("document.removed", "application", application.id,
+               {"document_id": document.id, "kind": document.kind, "filename": document.filename,
+                "reason": "party removed"})
+        _discard(document)
+
+
 def remove_document(application: Application, document_id: int) -> None:
     if not application.is_editable:
         raise OperationRefused("Documents can only be changed while the application is a draft or changes "

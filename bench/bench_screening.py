@@ -1,0 +1,529 @@
+"""Sanctions screening benchmark: importing the full OFAC SDN list, screening latency, and matching
+quality (recall on generated name variants of listed names, false positives on ordinary names).
+
+    python -m bench.bench_screening          (from the project folder)
+
+Runs against a temporary SQLite database built by the migrations, prints a table and writes its
+figures into bench/results.json under "screening" (other keys of that file are kept)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OFAC_FULL = ROOT.parent / "shared" / "fixtures" / "sanctions" / "ofac-full"
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+SEED = 20240601
+LATENCY_RUNS = 250
+VARIANT_PERSONS = 700
+VARIANT_ENTITIES = 500
+ORDINARY_PEOPLE = 2500
+ORDINARY_COMPANIES = 1500
+
+# ---------------------------------------------------------------------------
+# Ordinary names (people and firms that are on no list)
+
+FIRST_NAMES = """
+James John Robert Michael William David Richard Joseph Thomas Charles Christopher Daniel Matthew Anthony Mark
+Donald Steven Paul Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Edward Jason Jeffrey Ryan Jacob Gary
+Nicholas Eric Jonathan Stephen Larry Justin Scott Brandon Benjamin Samuel Gregory Frank Alexander Raymond Patrick
+Jack Dennis Jerry Tyler Aaron Henry Adam Douglas Nathan Peter Zachary Kyle Walter Harold Jeremy Ethan Carl Keith
+Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy Betty Margaret Sandra Ashley
+Kimberly Emily Donna Michelle Carol Amanda Dorothy Melissa Deborah Stephanie Rebecca Sharon Laura Cynthia Kathleen
+Amy Angela Shirley Anna Brenda Pamela Emma Nicole Helen Samantha Katherine Christine Debra Rachel Carolyn Janet
+Catherine Maria Heather Diane Ruth Julie Olivia Joyce Virginia Victoria Kelly Lauren Christina Joan Evelyn Judith
+Hans Klaus Jurgen Stefan Wolfgang Andreas Matthias Tobias Lukas Felix Jonas Sophie Hannah Lena Lea Katharina
+Pierre Jean Louis Philippe Nicolas Julien Antoine Camille Chloe Manon Elodie Isabelle Giulia Marco Luca Giuseppe
+Francesca Alessandro Matteo Chiara Lars Erik Anders Johan Ingrid Astrid Sven Mikael Pieter Jan Willem Sanne Femke
+Wei Jing Li Hui Yan Ming Hao Xin Yuki Haruto Sota Yui Hina Kenji Takashi Akira Naoko Minjun Seoyeon Jiwoo Hyun
+Rahul Priya Amit Anjali Vikram Sunita Arjun Deepa Sanjay Kavita Rohan Neha Arun Lakshmi Suresh Meera
+Carlos Jose Juan Luis Miguel Javier Alejandro Diego Sofia Lucia Valentina Camila Isabel Elena Carmen Pablo
+Olga Anna Irina Pavel Ivan Tomasz Piotr Katarzyna Agnieszka Marek Jakub Petra Zuzana Ondrej Lukas
+Ahmed Omar Fatima Aisha Karim Layla Yasmin Tariq Samir Nadia Emre Mehmet Ayse Elif Burak Kwame Ama Chinedu
+Ngozi Tunde Amara Thabo Lindiwe Kofi Abena
+""".split()
+
+LAST_NAMES = """
+Smith Johnson Williams Brown Jones Miller Davis Wilson Anderson Taylor Thomas Moore Martin Jackson Thompson White
+Harris Clark Lewis Robinson Walker Young Allen King Wright Scott Green Baker Adams Nelson Hill Campbell Mitchell
+Roberts Carter Phillips Evans Turner Parker Collins Edwards Stewart Morris Murphy Cook Rogers Morgan Peterson
+Cooper Reed Bailey Bell Kelly Howard Ward Cox Richardson Wood Watson Brooks Bennett Gray James Hughes Price
+Sanders Myers Long Ross Foster Powell Jenkins Perry Russell Sullivan Fisher Henderson Coleman Simmons Patterson
+Jordan Reynolds Hamilton Graham Wallace Cole West Owens Marshall Ellis Harrison Gibson McDonald Kennedy Wells
+Muller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Koch Richter Klein Wolf Neumann
+Dubois Lefebvre Moreau Laurent Simon Michel Garnier Rousseau Fontaine Chevalier Rossi Russo Ferrari Esposito
+Bianchi Romano Colombo Ricci Marino Greco Bruno Gallo Conti Johansson Andersson Karlsson Nilsson Eriksson Larsson
+Jansen Visser Smit Bakker Janssen Vries Meijer Mulder Bos Vos Peeters Maes Claes Wouters
+Wang Zhang Liu Chen Yang Huang Zhao Zhou Sun Tanaka Suzuki Takahashi Watanabe Ito Nakamura Kobayashi Sato
+Park Choi Jung Kang Yoon Lim Han Patel Sharma Singh Kumar Gupta Mehta Shah Iyer Reddy Nair Rao Desai
+Hernandez Martinez Lopez Gonzalez Perez Sanchez Ramirez Torres Flores Rivera Gomez Diaz Morales Ortiz Castillo
+Nowak Kowalski Wisniewski Kowalczyk Kaminski Novak Horvat Dvorak Svoboda Kovac Popescu Ionescu Papadopoulos
+Yilmaz Kaya Demir Sahin Celik Haddad Nasser Mansour Khoury Okafor Mensah Boateng Adeyemi Nkosi Mokoena Okonkwo
+""".split()
+
+COMPANY_WORDS = """
+Northwind Bluewater Summit Oakridge Silverline Brightpath Clearview Evergreen Harbor Ironbridge Keystone Lakeside
+Meadowbrook Pinecrest Redwood Riverstone Skyline Stonegate Sunrise Westfield Amberley Ashford Beacon Briarwood
+Cedar Copperfield Crestview Driftwood Elmwood Fairhaven Foxglove Granite Hawthorn Highland Juniper Kingsbridge
+Larkspur Maple Marlow Northgate Orchard Parkside Quarry Rosewood Saltmarsh Thornbury Upland Valemont Willow
+Windmill Yardley Zenith Aldgate Bramble Calder Dovecote Fernhill Glenmore Hollybrook Kestrel Linden Moorland
+Nettlebed Otterburn Penrose Quayside Ravenscroft Sheffield Tamarind Umber Verity Wexford Arden Belmont Carrow
+""".split()
+BUSINESS_WORDS = """
+Analytics Logistics Consulting Software Systems Foods Textiles Engineering Robotics Dental Veterinary Bakery
+Architects Interiors Printing Packaging Landscaping Recruitment Accountants Solicitors Optics Pharmacy Brewing
+Orchards Dairy Furniture Ceramics Studios Media Publishing Travel Cleaning Plumbing Electrical Roofing Bikes
+Outdoor Pets Kitchens Gardens Labs Diagnostics Learning Tutoring Fitness Wellness Clinics Coffee Tea Vineyards
+Capital Ventures Holdings Partners Advisory Markets Securities Investments Technologies Solutions Networks Data
+""".split()
+LEGAL_SUFFIXES = ["Ltd", "Limited", "LLC", "Inc", "GmbH", "S.A.", "B.V.", "AG", "PLC", "Pty Ltd", "SAS", "Oy", "AB",
+                  "Co.", "Corp.", "LLP", ""]
+JURISDICTIONS = ["GB", "US", "DE", "FR", "NL", "CH", "SG", "JP", "IE", "SE", "ES", "IT", "CA", "AU", "HK"]
+
+# ---------------------------------------------------------------------------
+# Variants of listed names
+
+SPELLINGS = [
+    ["MOHAMMED", "MUHAMMAD", "MOHAMED", "MOHAMMAD", "MUHAMMED", "MOHAMAD"],
+    ["AHMED", "AHMAD"], ["HUSSEIN", "HUSSAIN", "HUSAYN", "HUSEIN"], ["HASSAN", "HASAN"],
+    ["YUSUF", "YOUSEF", "YOUSSEF", "YUSEF"], ["OMAR", "UMAR"], ["OSAMA", "USAMA"], ["KHALID", "KHALED"],
+    ["SAEED", "SAID", "SAYEED"], ["ABDULLAH", "ABDALLAH", "ABDULLA"], ["MAHMOUD", "MAHMUD"],
+    ["YURI", "YURY", "YURIY"], ["ALEKSANDR", "ALEXANDER", "ALEKSANDER"], ["SERGEI", "SERGEY", "SERGEJ"],
+    ["DMITRY", "DMITRI", "DMITRIY"], ["ALEKSEI", "ALEXEI", "ALEKSEY", "ALEXEY"], ["ANDREI", "ANDREY"],
+    ["NIKOLAI", "NIKOLAY"], ["MIKHAIL", "MIKHAEL"], ["EVGENY", "YEVGENIY", "EVGENIY", "YEVGENY"],
+    ["VIKTOR", "VICTOR"], ["YULIA", "JULIA", "YULIYA"], ["TATIANA", "TATYANA"], ["NATALIA", "NATALYA"],
+    ["VLADIMIROVICH", "VLADIMIROVITCH"], ["YURYEVICH", "YURIEVICH", "YUREVICH"], ["ALI", "ALY"],
+    ["JOSE", "JOSÉ"], ["HERNANDEZ", "HERNÁNDEZ"], ["RODRIGUEZ", "RODRÍGUEZ"],
+]
+SPELLING_OF = {word: group for group in SPELLINGS for word in group}
+LEGAL_WORDS = {"LTD", "LTD.", "LIMITED", "LLC", "L.L.C.", "CO", "CO.", "INC", "INC.", "CORP", "CORP.",
+               "CORPORATION", "COMPANY", "S.A.", "SA", "GMBH", "PLC", "FZE", "JSC", "OOO"}
+
+
+def natural_order(name: str) -> str:
+    """'LOGAN MOREY, Elvis Angus' -> 'Elvis Angus LOGAN MOREY'."""
+    if "," in name:
+        last, _, first = name.partition(",")
+        return f"{first.strip()} {last.strip()}".strip()
+    return name
+
+
+def typo(name: str, rng: random.Random, edits: int) -> str | None:
+    chars = list(name)
+    letters = [i for i, c in enumerate(chars) if c.isalpha()]
+    if len(letters) < (8 if edits == 1 else 14):
+        return None
+    for _ in range(edits):
+        letters = [i for i, c in enumerate(chars) if c.isalpha()]
+        position = rng.choice(letters[1:])  # keep the first letter: people rarely mistype it
+        operation = rng.choice(["substitute", "insert", "delete", "transpose"])
+        letter = rng.choice("ABCDEFGHIJKLMNOPRSTUVWY")
+        if chars[position].islower():
+            letter = letter.lower()
+        if operation == "substitute":
+            chars[position] = letter
+        elif operation == "insert":
+            chars.insert(position, letter)
+        elif operation == "delete":
+            del chars[position]
+        elif position + 1 < len(chars) and chars[position + 1].isalpha():
+            chars[position], chars[position + 1] = chars[position + 1], chars[position]
+        else:
+            chars[position] = letter
+    return "".join(chars)
+
+
+def reorder(name: str, kind: str, rng: random.Random) -> str | None:
+    words = natural_order(name).split() if kind == "person" else name.replace(",", " ").split()
+    if len(words) < 2:
+        return None
+    if kind == "person":
+        return " ".join(words)  # the list writes SURNAME, Given names
+    shuffled = words[:]
+    while shuffled == words:
+        rng.shuffle(shuffled)
+    return " ".join(shuffled)
+
+
+def drop_middle(name: str) -> str | None:
+    if "," in name:
+        last, _, first = name.partition(",")
+        given = first.split()
+        if len(given) < 2:
+            return None
+        return f"{given[0]} {last.strip()}"
+    words = name.split()
+    if len(words) < 3:
+        return None
+    return f"{words[0]} {words[-1]}"
+
+
+def respell(name: str, rng: random.Random) -> str | None:
+    words = natural_order(name).split()
+    options = []
+    for i, word in enumerate(words):
+        bare = word.upper().strip(",.")
+        if bare in SPELLING_OF:
+            for other in SPELLING_OF[bare]:
+                if other != bare:
+                    options.append((i, other))
+        if bare.endswith(("OV", "EV")) and len(bare) > 4:
+            options.append((i, bare[:-1] + "FF"))
+        if bare.endswith(("OFF", "EFF")) and len(bare) > 5:
+            options.append((i, bare[:-2] + "V"))
+        if bare in ("ABDUL", "ABDEL"):
+            options.append((i, "ABD AL"))
+        if bare == "ABD" and i + 1 < len(words) and words[i + 1].upper().startswith(("AL-", "AL ")):
+            options.append((i, "ABDUL"))
+        if bare.startswith("AL-") and len(bare) > 5:
+            options.append((i, "AL " + bare[3:]))
+        if bare.endswith("SKIY") or bare.endswith("SKII"):
+            options.append((i, bare[:-4] + "SKY"))
+        if bare.endswith("SKY") and not bare.endswith("SKIY"):
+            options.append((i, bare[:-3] + "SKIY"))
+    if not options:
+        return None
+    index, replacement = rng.choice(options)
+    if replacement == "ABDUL" and index + 1 < len(words):
+        words[index + 1] = words[index + 1][3:]
+    words[index] = replacement
+    return " ".join(words)
+
+
+def change_legal_form(name: str, rng: random.Random) -> str | None:
+    words = name.split()
+    forms = ["LTD", "LLC", "CO", "LIMITED", "INC", "GMBH", "CO. LTD"]
+    if words and words[-1].upper() in LEGAL_WORDS:
+        if len(words) < 2:
+            return None
+        if rng.random() < 0.5:
+            return " ".join(words[:-1]).rstrip(",")
+        choices = [f for f in forms if f != words[-1].upper()]
+        return " ".join(words[:-1]) + " " + rng.choice(choices)
+    return name.rstrip(".") + " " + rng.choice(forms)
+
+
+def make_variants(entries: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    variants = []
+    for entry in entries:
+        name, kind = entry["name"], entry["kind"]
+        base = natural_order(name) if kind == "person" else name
+        candidates = {
+            "typo, one edit": typo(base, rng, 1),
+            "typo, two edits": typo(base, rng, 2),
+            "word order": reorder(name, kind, rng),
+            "transliteration": respell(name, rng) if kind == "person" else None,
+        }
+        if kind == "person":
+            candidates["dropped middle names"] = drop_middle(name)
+        else:
+            candidates["legal form"] = change_legal_form(name, rng)
+        for variant_type, variant in candidates.items():
+            if variant and variant.strip() and variant != name:
+                variants.append({"type": variant_type, "name": variant, "kind": kind, "entry_id": entry["id"],
+                                 "birth_dates": entry["birth_dates"]})
+    return variants
+
+
+def ordinary_people(rng: random.Random, count: int, listed: set[str]) -> list[dict[str, Any]]:
+    from onboarding.screening.normalise import sorted_key
+
+    people, seen = [], set()
+    while len(people) < count:
+        given = rng.choice(FIRST_NAMES)
+        if rng.random() < 0.25:
+            given += " " + rng.choice(FIRST_NAMES)
+        name = f"{given} {rng.choice(LAST_NAMES)}"
+        key = sorted_key(name, "person")
+        if key in listed or key in seen:
+            continue
+        seen.add(key)
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 50))
+        people.append({"name": name, "kind": "person", "birth_date": born, "nationality": rng.choice(JURISDICTIONS)})
+    return people
+
+
+def ordinary_companies(rng: random.Random, count: int, listed: set[str]) -> list[dict[str, Any]]:
+    from onboarding.screening.normalise import sorted_key
+
+    companies, seen = [], set()
+    while len(companies) < count:
+        roll = rng.random()
+        if roll < 0.4:
+            stem = rng.choice(COMPANY_WORDS)
+        elif roll < 0.7:
+            stem = rng.choice(LAST_NAMES)
+        elif roll < 0.85:
+            stem = f"{rng.choice(LAST_NAMES)} & {rng.choice(LAST_NAMES)}"
+        else:
+            stem = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_WORDS)}"
+        name = f"{stem} {rng.choice(BUSINESS_WORDS)} {rng.choice(LEGAL_SUFFIXES)}".strip()
+        key = sorted_key(name, "entity")
+        if key in listed or key in seen:
+            continue
+        seen.add(key)
+        companies.append({"name": name, "kind": "entity", "jurisdiction": rng.choice(JURISDICTIONS),
+                          "registration_number": str(rng.randrange(10_000_000, 99_999_999))})
+    return companies
+
+
+# ---------------------------------------------------------------------------
+# Quality
+
+
+def _birth(entry_dates: list[str]) -> date | None:
+    for value in entry_dates:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    return None
+
+
+def measure_quality(matcher, entries: list[dict[str, Any]], rng: random.Random, threshold: float) -> dict[str, Any]:
+    """Recall on variants of listed names and false positives on ordinary names. `entries` are the
+    list's persons and entities as dicts with id, name, kind and birth_dates."""
+    from onboarding.screening.normalise import sorted_key
+
+    listed = {sorted_key(a.name, a.entry.kind) for a in matcher.aliases}
+    persons = [e for e in entries if e["kind"] == "person"]
+    entities = [e for e in entries if e["kind"] == "entity"]
+    sample = rng.sample(persons, min(VARIANT_PERSONS, len(persons))) + \
+        rng.sample(entities, min(VARIANT_ENTITIES, len(entities)))
+    variants = make_variants(sample, rng)
+    by_type: dict[str, list[int]] = {}
+    found_with_dob = 0
+    misses = []
+    for variant in variants:
+        matches = matcher.screen(variant["name"], kind=variant["kind"], threshold=threshold)
+        hit = any(m.entry_id == variant["entry_id"] for m in matches)
+        counts = by_type.setdefault(variant["type"], [0, 0])
+        counts[0] += hit
+        counts[1] += 1
+        if not hit:
+            misses.append(variant)
+        birth = _birth(variant["birth_dates"]) if variant["kind"] == "person" else None
+        if birth is not None:
+            matches = matcher.screen(variant["name"], kind=variant["kind"], birth_date=birth, threshold=threshold)
+            hit = any(m.entry_id == variant["entry_id"] for m in matches)
+        found_with_dob += hit
+    ordinary = ordinary_people(rng, ORDINARY_PEOPLE, listed) + ordinary_companies(rng, ORDINARY_COMPANIES, listed)
+    false_positives = []
+    false_with_details = 0
+    for item in ordinary:
+        matches = matcher.screen(item["name"], kind=item["kind"], threshold=threshold)
+        if matches:
+            false_positives.append((item, matches[0]))
+        detailed = matcher.screen(item["name"], kind=item["kind"], birth_date=item.get("birth_date"),
+                                  nationality=item.get("nationality"), jurisdiction=item.get("jurisdiction"),
+                                  registration_number=item.get("registration_number"), threshold=threshold)
+        false_with_details += bool(detailed)
+    found = sum(hit for hit, _ in by_type.values())
+    people_fp = sum(1 for item, _ in false_positives if item["kind"] == "person")
+    return {
+        "threshold": threshold,
+        "variants": len(variants),
+        "variants_of_entries": len(sample),
+        "recall": round(found / len(variants), 4),
+        "recall_with_birth_date": round(found_with_dob / len(variants), 4),
+        "recall_by_type": {t: {"found": f, "of": n, "recall": round(f / n, 4)} for t, (f, n) in sorted(by_type.items())},
+        "non_list_names": len(ordinary),
+        "non_list_people": ORDINARY_PEOPLE,
+        "non_list_companies": ORDINARY_COMPANIES,
+        "false_positives": len(false_positives),
+        "false_positive_rate": round(len(false_positives) / len(ordinary), 4),
+        "false_positives_people": people_fp,
+        "false_positives_companies": len(false_positives) - people_fp,
+        "false_positive_rate_with_details": round(false_with_details / len(ordinary), 4),
+        "sample_misses": [f"{v['type']}: {v['name']}" for v in misses[:12]],
+        "sample_false_positives": [f"{item['name']} ~ {m.entry_name} ({m.score:.2f})"
+                                   for item, m in false_positives[:12]],
+        "_misses": misses,
+        "_false_positives": false_positives,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _make_app(folder: Path, name: str):
+    from flask_migrate import upgrade
+
+    from onboarding import create_app
+
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{folder / name}", "JOBS_EAGER": True})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def run(path: Path = OFAC_FULL, seed: int = SEED) -> dict[str, Any]:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from onboarding.db import db
+    from onboarding.screening.lists import import_list
+    from onboarding.screening.matcher import current_matcher
+    from onboarding.screening.models import ListEntry
+    from onboarding.screening.normalise import sorted_key
+
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    figures: dict[str, Any] = {"list": str(path), "seed": seed}
+    with tempfile.TemporaryDirectory(prefix="bench-screening-") as tmp:
+        folder = Path(tmp)
+        app = _make_app(folder, "bench.db")
+        with app.app_context():
+            # Import: wall time and process RSS growth (no tracing, so the time is the real one).
+            rss_before = _rss_mb()
+            t0 = time.perf_counter()
+            snapshot, _ = import_list("ofac-sdn", path, actor_label="bench")
+            db.session.commit()
+            import_seconds = time.perf_counter() - t0
+            rss_growth = _rss_mb() - rss_before
+            figures["import"] = {"entries": snapshot.entry_count, "names": snapshot.alias_count,
+                                 "seconds": round(import_seconds, 3), "rss_growth_mb": round(rss_growth, 1)}
+            db.session.remove()
+        # Peak Python memory of the same import, traced, into a second fresh database.
+        memory_app = _make_app(folder, "bench-memory.db")
+        with memory_app.app_context():
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            import_list("ofac-sdn", path, actor_label="bench")
+            db.session.commit()
+            traced_seconds = time.perf_counter() - t0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            db.session.remove()
+            db.engine.dispose()
+        figures["import"].update({"tracemalloc_peak_mb": round(peak / 2**20, 1),
+                                  "seconds_under_tracemalloc": round(traced_seconds, 3)})
+
+        with app.app_context():
+            rss_before = _rss_mb()
+            t0 = time.perf_counter()
+            matcher = current_matcher()
+            build_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(50):
+                assert current_matcher() is matcher
+            check_ms = (time.perf_counter() - t0) / 50 * 1000
+            figures["index"] = {"names_indexed": len(matcher), "build_seconds": round(build_seconds, 3),
+                                "rss_growth_mb": round(_rss_mb() - rss_before, 1),
+                                "cache_check_ms": round(check_ms, 3)}
+            threshold = app.config.get("SCREENING_THRESHOLD", 0.70)
+
+            # Latency: one application = the company and six people, >= 200 runs, every run new names.
+            listed = {sorted_key(a.name, a.entry.kind) for a in matcher.aliases}
+            applications = []
+            for _ in range(LATENCY_RUNS):
+                company = ordinary_companies(rng, 1, listed)[0]
+                people = ordinary_people(rng, 6, listed)
+                applications.append((company, people))
+            timings = []
+            for company, people in applications:
+                t0 = time.perf_counter()
+                screening = current_matcher()
+                screening.screen(company["name"], kind="entity", jurisdiction=company["jurisdiction"],
+                                 registration_number=company["registration_number"])
+                for person in people:
+                    screening.screen(person["name"], kind="person", birth_date=person["birth_date"],
+                                     nationality=person["nationality"])
+                timings.append((time.perf_counter() - t0) * 1000)
+            timings.sort()
+            figures["latency"] = {
+                "runs": len(timings), "names_per_application": 7,
+                "median_ms": round(statistics.median(timings), 2),
+                "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+                "max_ms": round(timings[-1], 2),
+            }
+
+            # Quality.
+            rows = db.session.execute(
+                db.select(ListEntry.id, ListEntry.name, ListEntry.kind, ListEntry.birth_dates)
+                .where(ListEntry.snapshot_id == snapshot.id, ListEntry.kind.in_(["person", "entity"]))
+                .order_by(ListEntry.id)
+            ).all()
+            quality = measure_quality(matcher, [dict(r._mapping) for r in rows], rng, threshold)
+            quality.pop("_misses")
+            quality.pop("_false_positives")
+            figures["quality"] = quality
+            db.session.remove()
+            db.engine.dispose()
+    figures["total_seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    imp, index, latency, quality = figures["import"], figures["index"], figures["latency"], figures["quality"]
+    rows = [
+        ("Import full OFAC SDN", f"{imp['entries']} entries, {imp['names']} names"),
+        ("  time", f"{imp['seconds']:.2f} s ({imp['seconds_under_tracemalloc']:.2f} s under tracemalloc)"),
+        ("  peak Python memory (tracemalloc)", f"{imp['tracemalloc_peak_mb']:.1f} MB"),
+        ("  process RSS growth", f"{imp['rss_growth_mb']:.1f} MB"),
+        ("Index build", f"{index['names_indexed']} names in {index['build_seconds']:.2f} s, "
+                        f"RSS +{index['rss_growth_mb']:.1f} MB, cache check {index['cache_check_ms']:.2f} ms"),
+        ("Screen one application (1 company + 6 people)", f"{latency['runs']} runs"),
+        ("  median", f"{latency['median_ms']:.1f} ms"),
+        ("  99th percentile", f"{latency['p99_ms']:.1f} ms (max {latency['max_ms']:.1f} ms)"),
+        (f"Recall at threshold {quality['threshold']:.2f}",
+         f"{quality['recall']:.2%} of {quality['variants']} variants of {quality['variants_of_entries']} entries "
+         f"(with birth date: {quality['recall_with_birth_date']:.2%})"),
+    ]
+    for variant_type, row in quality["recall_by_type"].items():
+        rows.append((f"  {variant_type}", f"{row['recall']:.2%} ({row['found']}/{row['of']})"))
+    rows += [
+        ("False-positive rate", f"{quality['false_positive_rate']:.2%} of {quality['non_list_names']} non-list names "
+                                f"({quality['false_positives_people']} people, "
+                                f"{quality['false_positives_companies']} companies)"),
+        ("  with birth date / country / reg. no.", f"{quality['false_positive_rate_with_details']:.2%}"),
+        ("Total run time", f"{figures['total_seconds']:.1f} s"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print()
+    print("Sanctions screening benchmark")
+    print("-" * (width + 50))
+    for label, value in rows:
+        print(f"{label.ljust(width)}  {value}")
+    print("-" * (width + 50))
+    if quality["sample_misses"]:
+        print("Some misses:", *quality["sample_misses"], sep="\n  ")
+    if quality["sample_false_positives"]:
+        print("Some false positives:", *quality["sample_false_positives"], sep="\n  ")
+
+
+def write_results(figures: dict[str, Any], path: Path = RESULTS) -> None:
+    results: dict[str, Any] = {}
+    if path.exists():
+        try:
+            results = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            results = {}
+    results["screening"] = figures
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def main() -> dict[str, Any]:
+    figures = run()
+    print_table(figures)
+    write_results(figures)
+    print(f"\nFigures written to {RESULTS} (key \"screening\").")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,51 @@
+"""`flask --app app sanctions ...`: importing sanctions lists and showing the current ones."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..db import db
+from .models import SOURCES
+
+sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file, show the current lists.")
+
+
+@sanctions_cli.command("import")
+@click.option("--format", "source", required=True, type=click.Choice(list(SOURCES)),
+              help="ofac-sdn: the folder with sdn.csv, add.csv, alt.csv, sdn_comments.csv; "
+                   "un-xml: the UN consolidated XML file; ftm: an OpenSanctions FtM JSON-lines file.")
+@click.option("--by", "actor_label", default="cli", help="Who imports (recorded in the audit log).")
+@click.argument("path", type=click.Path(exists=True))
+def import_command(source: str, path: str, actor_label: str) -> None:
+    """Import a sanctions list as the new current snapshot of its source."""
+    from .lists import ListImportError, import_list
+
+    try:
+        snapshot, created = import_list(source, path, actor_label=actor_label)
+    except ListImportError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Import failed, nothing was changed: {error.message}") from error
+    db.session.commit()
+    title = SOURCES[source]
+    if created:
+        click.echo(f"Imported {title} from {path}: {snapshot.entry_count} entries, {snapshot.alias_count} names "
+                   f"(snapshot #{snapshot.id}, sha256 {snapshot.file_sha256[:16]}...). It is now the current list.")
+    else:
+        click.echo(f"{title} from {path} is already the current list (snapshot #{snapshot.id}, "
+                   f"{snapshot.entry_count} entries, {snapshot.alias_count} names); nothing changed.")
+
+
+@sanctions_cli.command("status")
+def status_command() -> None:
+    """Show the current snapshot of each list."""
+    from .lists import current_snapshots
+
+    snapshots = current_snapshots()
+    if not snapshots:
+        click.echo("No sanctions list has been imported yet.")
+        return
+    for snapshot in snapshots:
+        click.echo(f"{SOURCES.get(snapshot.source, snapshot.source)}: snapshot #{snapshot.id}, imported "
+                   f"{snapshot.imported_at:%Y-%m-%d %H:%M} UTC, {snapshot.entry_count} entries, "
+                   f"{snapshot.alias_count} names, sha256 {snapshot.file_sha256[:16]}...")

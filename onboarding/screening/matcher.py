@@ -1,0 +1,490 @@
+"""Fuzzy name matching against the current sanctions lists.
+
+`current_matcher()` gives a `Matcher` over every name of the current snapshots: an in-memory index
+built once per process and rebuilt when the set of current snapshots changes (a cheap query checks
+that on every call, so an import in another process is seen at the next screening).
+
+How a name is scored against a list name (both normalised, see normalise.py):
+  1. Candidates: list names sharing a rare-enough word or sound-alike word (skeleton) with the
+     query, the closest whole strings by rapidfuzz (catches typos in every word), and entries with
+     the same registration number.
+  2. Name score: the best of a word alignment (each query word paired with at most one list word:
+     exact 1.0, same skeleton, Jaro-Winkler/Levenshtein for spelling, an initial matches a word
+     starting with it; words left over on either side count against it, the list's extra words
+     (middle names) less) and a blend of token-sort ratio, token-set ratio and Jaro-Winkler on the
+     word-sorted strings. A weak alias counts a little less.
+  3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
+     nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
+     (exact match in the same country: strongly up), kind (person vs company: strongly down).
+Every match carries an explanation of all of this."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import current_app, has_app_context
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel, JaroWinkler
+from sqlalchemy import select
+
+from ..db import db
+from .normalise import skeleton, tokens
+
+DEFAULT_THRESHOLD = 0.70
+
+# Word alignment
+INITIAL_SIMILARITY = 0.80       # "d" against "dmitry"
+SKELETON_SIMILARITY = 0.90      # "mohammed" against "muhammad"
+MIN_WORD_SIMILARITY = 0.72      # below this two words do not pair at all
+EXTRA_LIST_WORD_WEIGHT = 0.40   # a list word the query lacks (a middle name) costs less than an extra query word
+WEAK_ALIAS_FACTOR = 0.92
+
+# Adjustments
+BIRTH_DATE_AGREES = 0.10
+BIRTH_YEAR_AGREES = 0.05
+BIRTH_YEAR_DISAGREES = -0.15
+COUNTRY_AGREES = 0.03
+COUNTRY_DISAGREES = -0.03
+REGISTRATION_AGREES = 0.30
+REGISTRATION_FLOOR = 0.85       # same number in the same country: a hit whatever the name
+REGISTRATION_DISAGREES = -0.05
+KIND_DISAGREES = -0.25          # a person against a company (or the reverse)
+CRAFT_DISAGREES = -0.15         # a company against a vessel or an aircraft
+
+# Candidate search
+MAX_CANDIDATES = 80
+FUZZY_LIMIT = 25
+FUZZY_CUTOFF = 62
+MAX_MATCHES = 25
+
+_REGISTRATION_TYPES = frozenset({"registration", "tax", "vat", "lei", "duns", "national_id", "imo"})
+_PERSON, _ENTITY = "person", "entity"
+_CRAFT = frozenset({"vessel", "aircraft"})
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
+def registration_key(value: str | None) -> str:
+    """A registration number compared on letters and digits only, upper case."""
+    return _NOT_ALNUM.sub("", value or "").upper()
+
+
+@dataclass(frozen=True)
+class Match:
+    entry_id: int
+    snapshot_id: int
+    source: str
+    external_id: str
+    entry_name: str
+    matched_alias: str
+    kind: str
+    score: float
+    explanation: dict[str, Any] = field(compare=False)
+
+
+@dataclass
+class ListedEntry:
+    """What the matcher needs of a list entry."""
+
+    id: int
+    snapshot_id: int
+    source: str
+    external_id: str
+    kind: str
+    name: str
+    birth_dates: list[str] = field(default_factory=list)
+    nationalities: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    identifiers: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.full_dates = {d for d in self.birth_dates if len(d) == 10}
+        self.years = {int(d[:4]) for d in self.birth_dates if d[:4].isdigit()}
+        self.year_only = {int(d[:4]) for d in self.birth_dates if d[:4].isdigit() and len(d) < 10}
+        self.nationality_set = {c.upper() for c in self.nationalities if c}
+        self.country_set = {c.upper() for c in self.countries if c}
+        self.registrations: dict[str, set[str | None]] = {}
+        for identifier in self.identifiers:
+            if identifier.get("type") in _REGISTRATION_TYPES:
+                key = registration_key(identifier.get("value"))
+                if len(key) >= 3:
+                    self.registrations.setdefault(key, set()).add(identifier.get("country") or None)
+        self.identifier_countries = {c for countries in self.registrations.values() for c in countries if c}
+
+
+class _Alias:
+    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text")
+
+    def __init__(self, entry: ListedEntry, name: str, quality: str, words: tuple[str, ...]):
+        self.entry = entry
+        self.name = name
+        self.quality = quality
+        self.words = words
+        self.skeletons = tuple(skeleton(w) for w in words)
+        self.text = " ".join(words)
+        self.sorted_text = " ".join(sorted(words))
+
+
+def _word_weight(word: str) -> float:
+    return float(min(len(word), 8))
+
+
+class _Query:
+    __slots__ = ("words", "skeletons", "text", "sorted_text", "nospace", "weights", "similarity_cache")
+
+    def __init__(self, words: tuple[str, ...]):
+        self.words = words
+        self.skeletons = tuple(skeleton(w) for w in words)
+        self.text = " ".join(words)
+        self.sorted_text = " ".join(sorted(words))
+        self.nospace = "".join(words)
+        self.weights = tuple(_word_weight(w) for w in words)
+        self.similarity_cache: dict[tuple[int, str], tuple[float, str]] = {}
+
+
+def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str) -> tuple[float, str]:
+    if a == b:
+        return 1.0, "exact"
+    if len(a) == 1 or len(b) == 1:
+        if a[0] == b[0]:
+            return INITIAL_SIMILARITY, "initial"
+        return 0.0, ""
+    similarity = max(JaroWinkler.normalized_similarity(a, b) * 0.5 + Indel.normalized_similarity(a, b) * 0.5,
+                     0.0)
+    how = "spelling"
+    if a_skeleton == b_skeleton and len(a_skeleton) >= 2 and similarity < SKELETON_SIMILARITY:
+        similarity, how = SKELETON_SIMILARITY, "sounds alike"
+    if similarity < MIN_WORD_SIMILARITY:
+        return 0.0, ""
+    return similarity, how
+
+
+def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
+    """Pair query words with list words (greedily, best pairs first) and score the pairing."""
+    pairs = []
+    cache = query.similarity_cache
+    for i, (word, word_skeleton) in enumerate(zip(query.words, query.skeletons, strict=True)):
+        for j, (other, other_skeleton) in enumerate(zip(alias.words, alias.skeletons, strict=True)):
+            key = (i, other)
+            found = cache.get(key)
+            if found is None:
+                found = _word_similarity(word, word_skeleton, other, other_skeleton)
+                cache[key] = found
+            if found[0] > 0:
+                pairs.append((found[0], i, j, found[1]))
+    pairs.sort(reverse=True)
+    used_query: set[int] = set()
+    used_alias: set[int] = set()
+    matched = 0.0
+    matched_weight = 0.0
+    alignment = []
+    for similarity, i, j, how in pairs:
+        if i in used_query or j in used_alias:
+            continue
+        used_query.add(i)
+        used_alias.add(j)
+        weight = query.weights[i] + _word_weight(alias.words[j])
+        matched += similarity * weight
+        matched_weight += weight
+        alignment.append([query.words[i], alias.words[j], round(similarity, 3), how])
+    unmatched_query = sum(query.weights[i] for i in range(len(query.words)) if i not in used_query)
+    unmatched_alias = sum(_word_weight(w) for j, w in enumerate(alias.words) if j not in used_alias)
+    denominator = matched_weight + 2 * unmatched_query + 2 * EXTRA_LIST_WORD_WEIGHT * unmatched_alias
+    score = matched / denominator if denominator else 0.0
+    for i, word in enumerate(query.words):
+        if i not in used_query:
+            alignment.append([word, None, 0.0, "not on the list name"])
+    for j, word in enumerate(alias.words):
+        if j not in used_alias:
+            alignment.append([None, word, 0.0, "not in the name screened"])
+    return score, alignment
+
+
+def _name_score(query: _Query, alias: _Alias) -> tuple[float, dict[str, Any]]:
+    aligned, alignment = _aligned(query, alias)
+    token_sort = Indel.normalized_similarity(query.sorted_text, alias.sorted_text)
+    token_set = fuzz.token_set_ratio(query.text, alias.text) / 100.0
+    jaro = JaroWinkler.normalized_similarity(query.sorted_text, alias.sorted_text)
+    joined = Indel.normalized_similarity(query.nospace, alias.text.replace(" ", ""))
+    blend = 0.5 * token_sort + 0.2 * token_set + 0.3 * jaro
+    score = max(aligned, blend, joined * 0.98)
+    if alias.quality == "weak":
+        score *= WEAK_ALIAS_FACTOR
+    detail = {
+        "aligned": round(aligned, 3), "token_sort": round(token_sort, 3), "token_set": round(token_set, 3),
+        "jaro_winkler": round(jaro, 3), "joined": round(joined, 3), "words": alignment,
+    }
+    return score, detail
+
+
+class Matcher:
+    """An in-memory index of list names. Build it with `current_matcher()` (cached) or from
+    entries and names directly (tests, benchmarks)."""
+
+    def __init__(self, entries: Iterable[ListedEntry], aliases: Iterable[tuple[int, str, str]],
+                 key: Any = None):
+        self.key = key
+        self.entries: dict[int, ListedEntry] = {entry.id: entry for entry in entries}
+        self.aliases: list[_Alias] = []
+        seen: set[tuple[int, str]] = set()
+        for entry_id, name, quality in aliases:
+            entry = self.entries.get(entry_id)
+            if entry is None:
+                continue
+            words = tokens(name, entry.kind)
+            if not words or (entry_id, " ".join(words)) in seen:
+                continue
+            seen.add((entry_id, " ".join(words)))
+            self.aliases.append(_Alias(entry, name, quality, words))
+        self._sorted_texts = [alias.sorted_text for alias in self.aliases]
+        self._postings: dict[str, list[int]] = {}
+        for index, alias in enumerate(self.aliases):
+            for word_key in set(alias.skeletons) | {"=" + w for w in alias.words}:
+                self._postings.setdefault(word_key, []).append(index)
+        total = max(len(self.aliases), 1)
+        self._idf = {word_key: math.log(1 + total / len(postings)) for word_key, postings in self._postings.items()}
+        self._by_registration: dict[str, list[int]] = {}
+        for entry in self.entries.values():
+            for number in entry.registrations:
+                self._by_registration.setdefault(number, []).append(entry.id)
+        self._first_alias: dict[int, int] = {}
+        for index, alias in enumerate(self.aliases):
+            self._first_alias.setdefault(alias.entry.id, index)
+
+    def __len__(self) -> int:
+        return len(self.aliases)
+
+    # -- candidates --------------------------------------------------------------------------
+
+    def _candidates(self, query: _Query, registration: str) -> set[int]:
+        weights: dict[int, float] = {}
+        for word, word_skeleton in zip(query.words, query.skeletons, strict=True):
+            if len(word) < 2:
+                continue
+            for word_key in {word_skeleton, "=" + word}:
+                postings = self._postings.get(word_key)
+                if not postings:
+                    continue
+                idf = self._idf[word_key]
+                for index in postings:
+                    weights[index] = weights.get(index, 0.0) + idf
+        if len(weights) > MAX_CANDIDATES:
+            chosen = set(sorted(weights, key=weights.__getitem__, reverse=True)[:MAX_CANDIDATES])
+        else:
+            chosen = set(weights)
+        for _, _, index in process.extract(query.sorted_text, self._sorted_texts, scorer=fuzz.ratio,
+                                           limit=FUZZY_LIMIT, score_cutoff=FUZZY_CUTOFF):
+            chosen.add(index)
+        if registration:
+            for entry_id in self._by_registration.get(registration, ()):
+                chosen.add(self._first_alias[entry_id])
+        return chosen
+
+    # -- screening ---------------------------------------------------------------------------
+
+    def screen(self, name: str, *, kind: str = _PERSON, birth_date: date | None = None,
+               nationality: str | None = None, jurisdiction: str | None = None,
+               registration_number: str | None = None, threshold: float | None = None) -> list[Match]:
+        """List entries whose names match `name` with a score of at least `threshold` (default: the
+        app's SCREENING_THRESHOLD, else 0.70), best first, one match per entry."""
+        if threshold is None:
+            threshold = _configured_threshold()
+        words = tokens(name or "", kind)
+        if not words:
+            return []
+        query = _Query(words)
+        registration = registration_key(registration_number)
+        nationality = (nationality or "").strip().upper() or None
+        jurisdiction = (jurisdiction or "").strip().upper() or None
+        best: dict[int, tuple[float, _Alias, dict[str, Any]]] = {}
+        for index in self._candidates(query, registration):
+            alias = self.aliases[index]
+            score, detail = _name_score(query, alias)
+            current = best.get(alias.entry.id)
+            if current is None or score > current[0]:
+                best[alias.entry.id] = (score, alias, detail)
+        matches = []
+        for entry_id, (name_score, alias, detail) in best.items():
+            entry = self.entries[entry_id]
+            # Adjustments move a score by at most about 0.3, so names far below cannot reach the threshold.
+            if name_score + REGISTRATION_AGREES + BIRTH_DATE_AGREES + COUNTRY_AGREES < threshold and not (
+                    registration and registration in entry.registrations):
+                continue
+            score, explanation = _adjust(name_score, detail, alias, entry, kind=kind, birth_date=birth_date,
+                                         nationality=nationality, jurisdiction=jurisdiction,
+                                         registration=registration)
+            if score >= threshold:
+                explanation["query"] = {"name": name, "normalised": query.text, "kind": kind}
+                matches.append(Match(entry_id=entry.id, snapshot_id=entry.snapshot_id, source=entry.source,
+                                     external_id=entry.external_id, entry_name=entry.name,
+                                     matched_alias=alias.name, kind=entry.kind, score=round(score, 4),
+                                     explanation=explanation))
+        matches.sort(key=lambda m: (-m.score, m.entry_name))
+        return matches[:MAX_MATCHES]
+
+
+def _configured_threshold() -> float:
+    if has_app_context():
+        return float(current_app.config.get("SCREENING_THRESHOLD", DEFAULT_THRESHOLD))
+    return DEFAULT_THRESHOLD
+
+
+def _compare_birth_date(birth_date: date | None, entry: ListedEntry) -> tuple[str, float]:
+    if birth_date is None or not entry.years:
+        return "not compared", 0.0
+    if birth_date.isoformat() in entry.full_dates:
+        return "agrees", BIRTH_DATE_AGREES
+    if birth_date.year in entry.year_only:
+        return "year agrees", BIRTH_YEAR_AGREES
+    nearest = min(abs(birth_date.year - year) for year in entry.years)
+    if nearest == 0:
+        return "same year, different day", 0.0
+    if nearest == 1:
+        return "close (one year apart)", 0.0
+    return "disagrees", BIRTH_YEAR_DISAGREES
+
+
+def _compare_country(code: str | None, listed: set[str]) -> tuple[str, float]:
+    if not code or not listed:
+        return "not compared", 0.0
+    if code in listed:
+        return "agrees", COUNTRY_AGREES
+    return "disagrees", COUNTRY_DISAGREES
+
+
+def _compare_registration(number: str, country: str | None, entry: ListedEntry) -> tuple[str, float]:
+    if not number or not entry.registrations:
+        return "not compared", 0.0
+    countries = entry.registrations.get(number)
+    if countries is not None:
+        if country is None or None in countries or country in countries:
+            return "agrees", REGISTRATION_AGREES
+        return "same number, other country", 0.0
+    if country and country in entry.identifier_countries:
+        return "disagrees", REGISTRATION_DISAGREES
+    return "not compared", 0.0
+
+
+def _compare_kind(kind: str, listed: str) -> tuple[str, float]:
+    if listed not in (_PERSON, _ENTITY) and listed not in _CRAFT:
+        return "not compared", 0.0
+    if kind == listed:
+        return "agrees", 0.0
+    if kind == _ENTITY and listed in _CRAFT:
+        return "disagrees", CRAFT_DISAGREES
+    return "disagrees", KIND_DISAGREES
+
+
+def _adjust(name_score: float, detail: dict[str, Any], alias: _Alias, entry: ListedEntry, *, kind: str,
+            birth_date: date | None, nationality: str | None, jurisdiction: str | None,
+            registration: str) -> tuple[float, dict[str, Any]]:
+    results: dict[str, tuple[str, float]] = {"kind": _compare_kind(kind, entry.kind)}
+    if kind == _PERSON:
+        results["birth_date"] = _compare_birth_date(birth_date, entry)
+        results["nationality"] = _compare_country(nationality, entry.nationality_set or entry.country_set)
+        if jurisdiction:
+            results["jurisdiction"] = _compare_country(jurisdiction, entry.country_set | entry.nationality_set)
+    else:
+        home = entry.country_set | entry.nationality_set | entry.identifier_countries
+        results["jurisdiction"] = _compare_country(jurisdiction, home)
+        if nationality:
+            results["nationality"] = _compare_country(nationality, home)
+        if birth_date is not None:
+            results["birth_date"] = _compare_birth_date(birth_date, entry)
+    results["registration_number"] = _compare_registration(registration, jurisdiction or nationality, entry)
+
+    score = name_score + sum(delta for _, delta in results.values())
+    if results["registration_number"][0] == "agrees" and jurisdiction and results["kind"][1] == 0:
+        score = max(score, REGISTRATION_FLOOR)
+    score = min(max(score, 0.0), 1.0)
+    explanation: dict[str, Any] = {
+        "score": round(score, 4),
+        "name": round(name_score, 4),
+        "matched_alias": alias.name,
+        "alias_quality": alias.quality,
+        "alias_normalised": alias.text,
+    }
+    for field_name, (result, _) in results.items():
+        explanation[field_name] = result
+    explanation["agreed"] = [f for f, (result, _) in results.items() if result in ("agrees", "year agrees")]
+    explanation["disagreed"] = [f for f, (result, _) in results.items() if result == "disagrees"]
+    explanation["adjustments"] = {f: round(delta, 3) for f, (_, delta) in results.items() if delta}
+    explanation["listed"] = {
+        "kind": entry.kind, "birth_dates": entry.birth_dates, "nationalities": entry.nationalities,
+        "countries": entry.countries,
+    }
+    explanation["name_detail"] = detail
+    return score, explanation
+
+
+# ---------------------------------------------------------------------------
+# The per-process cache
+
+
+_lock = threading.Lock()
+_cache: dict[str, Matcher] = {}
+
+
+def build_matcher(snapshot_ids: Iterable[int] | None = None, key: Any = None) -> Matcher:
+    """A Matcher over the given snapshots (default: the current ones), read from the database."""
+    from .lists import current_snapshot_key
+    from .models import ListAlias, ListEntry, ListSnapshot
+
+    if snapshot_ids is None:
+        key = current_snapshot_key() if key is None else key
+        snapshot_ids = [item[0] for item in key]
+    ids = list(snapshot_ids)
+    if not ids:
+        return Matcher([], [], key=key)
+    sources = dict(db.session.execute(select(ListSnapshot.id, ListSnapshot.source).where(ListSnapshot.id.in_(ids))).all())
+    rows = db.session.execute(
+        select(ListEntry.id, ListEntry.snapshot_id, ListEntry.external_id, ListEntry.kind, ListEntry.name,
+               ListEntry.birth_dates, ListEntry.nationalities, ListEntry.countries, ListEntry.identifiers)
+        .where(ListEntry.snapshot_id.in_(ids))
+    )
+    entries = [
+        ListedEntry(id=row.id, snapshot_id=row.snapshot_id, source=sources[row.snapshot_id],
+                    external_id=row.external_id, kind=row.kind, name=row.name, birth_dates=row.birth_dates or [],
+                    nationalities=row.nationalities or [], countries=row.countries or [],
+                    identifiers=row.identifiers or [])
+        for row in rows
+    ]
+    aliases = db.session.execute(
+        select(ListAlias.entry_id, ListAlias.name, ListAlias.quality)
+        .where(ListAlias.snapshot_id.in_(ids)).order_by(ListAlias.id)
+    ).tuples()
+    return Matcher(entries, aliases, key=key)
+
+
+def current_matcher() -> Matcher:
+    """The Matcher over the current snapshots, cached per process and database; rebuilt when the
+    current snapshots change (checked with one small query on every call)."""
+    from .lists import current_snapshot_key
+
+    key = current_snapshot_key()
+    cache_key = str(db.engine.url)
+    cached = _cache.get(cache_key)
+    if cached is not None and cached.key == key:
+        return cached
+    with _lock:
+        cached = _cache.get(cache_key)
+        if cached is not None and cached.key == key:
+            return cached
+        matcher = build_matcher(key=key)
+        _cache[cache_key] = matcher
+        return matcher
+
+
+def screen(name: str, **options: Any) -> list[Match]:
+    """Screen one name against the current lists (see Matcher.screen for the options)."""
+    return current_matcher().screen(name, **options)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
