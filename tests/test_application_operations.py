@@ -61,7 +61,6 @@ from .factories import (
 )
 
 MIB = 1024 * 1024
-TODAY = date.today()
 CERTIFICATE = "company:certificate_of_incorporation"
 ARTICLES = "company:articles_of_association"
 DIRECTORS = "company:register_of_directors"
@@ -114,9 +113,13 @@ def draft_with_parties(user) -> tuple[Application, dict[str, int]]:
     return application, ids
 
 
+def days_from_today(days: int) -> date:
+    return date.today() + timedelta(days=days)
+
+
 def upload(application: Application, key: str, data: bytes, *, filename: str = "file.pdf",
-           issue_date: date | None = TODAY - timedelta(days=10), expiry_date: date | None = None,
-           stream=None) -> Document:
+           issue_date: date | None = None, expiry_date: date | None = None, stream=None) -> Document:
+    issue_date = issue_date or days_from_today(-10)
     return upload_document(application, key, stream=stream if stream is not None else io.BytesIO(data),
                            filename=filename, issue_date=issue_date, expiry_date=expiry_date,
                            user_id=application.created_by_id)
@@ -471,7 +474,7 @@ def test_remove_party_removes_their_documents_and_files(app, documents_dir):
     application, ids = draft_with_parties(user)
     carol = db.session.get(Party, ids["carol"])
     document = upload(application, f"party:{carol.id}:identity_document", jpeg_bytes(), filename="passport.jpg",
-                      expiry_date=TODAY + timedelta(days=3650))
+                      expiry_date=days_from_today(3650))
     db.session.commit()
     stored = document_store().path_for(document.storage_key)
     assert stored.exists()
@@ -547,7 +550,7 @@ def test_identity_document_expired_or_expiring_today_is_a_problem(app, expires_i
     alice = next(p for p in application.parties if p.name == "Alice Founder")
     document = db.session.scalars(select(Document).where(Document.party_id == alice.id,
                                                          Document.kind == "identity_document")).one()
-    document.expiry_date = TODAY + timedelta(days=expires_in_days)  # time has passed since the upload
+    document.expiry_date = days_from_today(expires_in_days)  # time has passed since the upload
     db.session.commit()
 
     messages = [p.message for p in find_problems(application) if p.step == "documents"]
@@ -563,7 +566,7 @@ def test_proof_of_address_older_than_90_days_is_a_problem(app, age_days, problem
     bob = next(p for p in application.parties if p.name == "Bob Investor")
     document = db.session.scalars(select(Document).where(Document.party_id == bob.id,
                                                          Document.kind == "proof_of_address")).one()
-    document.issue_date = TODAY - timedelta(days=age_days)
+    document.issue_date = days_from_today(-age_days)
     db.session.commit()
 
     problems = [p for p in find_problems(application) if p.step == "documents"]
@@ -721,7 +724,7 @@ REFUSALS = {
     "too-large": dict(stream=lambda: LazyPdf(21 * MIB), message="larger than 20 MB", field="file"),
     "path-in-name": dict(filename="../../etc/passwd", message="characters we do not accept", field="file"),
     "control-character-in-name": dict(filename="a\x07b.pdf", message="characters we do not accept", field="file"),
-    "issue-date-in-future": dict(issue_date=TODAY + timedelta(days=1), message="cannot be in the future",
+    "issue-date-in-future": dict(issue_in_days=1, message="cannot be in the future",
                                  field="issue_date"),
     "identity-without-expiry": dict(key="identity", data="jpeg", filename="passport.jpg",
                                     message="Enter the expiry date", field="expiry_date"),
@@ -742,7 +745,7 @@ def test_refused_upload_stores_nothing(draft, documents_dir, case):
 
     with pytest.raises(DocumentRefused) as refused:
         upload(application, key, data, filename=spec.get("filename", "certificate.pdf"),
-               issue_date=spec.get("issue_date", TODAY - timedelta(days=10)), stream=stream)
+               issue_date=days_from_today(spec.get("issue_in_days", -10)), stream=stream)
     assert spec["message"] in refused.value.message
     assert refused.value.field == spec["field"]
     db.session.rollback()

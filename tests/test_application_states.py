@@ -79,7 +79,7 @@ def staff(email: str, *roles: str):
 def agree_to_current_rules(application: Application, user) -> None:
     rules = current_rules(API_USAGE)
     record_agreement(rules=rules, shown_sha256=rules.sha256, institution_id=application.institution_id,
-                     user_id=user.id, application_id=application.id, signer_name="Morgan Maker",
+                     user_id=user.id, application_id=application.id, signer_name="Carol Director",
                      signer_title="CEO", ip="198.51.100.7", user_agent="pytest")
 
 
@@ -199,7 +199,7 @@ def test_transition_not_in_table_is_refused(app, state, action):
         transition(application, action, actor)
     db.session.commit()
 
-    assert STATE_LABELS[state].lower() in refused.value.message
+    assert f"“{STATE_LABELS[state]}”" in refused.value.message
     db.session.expire_all()
     assert db.session.get(Application, application.id).state == state
     assert audit_events(application, action) == []

@@ -4,8 +4,11 @@ on the pure functions of onboarding.applications.ownership: no application or da
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,7 @@ from onboarding.applications.ownership import (
 )
 
 D = Decimal
+ROOT = Path(__file__).resolve().parent.parent
 # Natural persons are 1..99, companies 100 and up; APPLICANT (None) is the applying company.
 ALICE, BOB, CAROL, DAN, ERIN = 1, 2, 3, 4, 5
 HOLDCO, MIDCO, TOPCO, C4, C5 = 101, 102, 103, 104, 105
@@ -98,6 +102,35 @@ def test_thirds_held_directly_show_as_33_3333():
     third = D(100) / 3
     shares = effective_ownership([Link(p, APPLICANT, third) for p in (ALICE, BOB, CAROL)], PERSONS)
     assert shares == {ALICE: D("33.3333"), BOB: D("33.3333"), CAROL: D("33.3333")}
+
+
+LAYERED = """
+from decimal import Decimal
+from onboarding.applications.ownership import Link, summarise
+
+layers = {layers}
+links = [Link(1000, None, Decimal(50)), Link(1001, None, Decimal(50))]
+for layer in range(1, layers):
+    for upper in (0, 1):
+        for lower in (0, 1):
+            links.append(Link(1000 + 2 * layer + upper, 1000 + 2 * (layer - 1) + lower, Decimal(50)))
+links += [Link(1, 1000 + 2 * (layers - 1), Decimal(100)), Link(1, 1001 + 2 * (layers - 1), Decimal(100))]
+summary = summarise(links, {{1}}, Decimal(25))
+print(summary.effective[1], summary.beneficial_owners)
+"""
+
+
+def test_shared_intermediate_companies_do_not_make_the_computation_explode():
+    """30 levels of two holding companies, each holding half of both companies below it: only 60
+    companies, but 2^30 chains. The ownership, documents and review pages compute this on every
+    view, so it must follow the structure (each company once), not walk every chain: otherwise
+    one applicant's declaration ties up a server process for hours."""
+    try:
+        result = subprocess.run([sys.executable, "-c", LAYERED.format(layers=30)], cwd=ROOT, timeout=30,
+                                capture_output=True, text=True, check=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("effective ownership of 60 companies in 30 levels was still being computed after 30 s")
+    assert result.stdout.split() == ["100.0000", "[1]"]
 
 
 # --- beneficial owners under a threshold --------------------------------------------------------------

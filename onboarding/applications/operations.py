@@ -16,7 +16,7 @@ from ..agreements.operations import current_rules, record_agreement
 from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
-from .models import PERSON, REJECTED, Application, OwnershipLink, Party
+from .models import CLOSED_STATES, PERSON, REJECTED, Application, OwnershipLink, Party
 from .ownership import Link, find_loop
 from .queries import latest_application, open_application
 from .states import Actor, transition
@@ -43,8 +43,8 @@ def percent(value: Decimal) -> str:
 def _require_editable(application: Application) -> None:
     if not application.is_editable:
         raise OperationRefused(
-            f"This application is {application.state_label.lower()} and can no longer be edited."
-            + (" You can change it again if our team asks for changes." if application.state != "withdrawn" else "")
+            f"This application can no longer be edited: its status is “{application.state_label}”."
+            + ("" if application.state in CLOSED_STATES else " You can change it again if our team asks for changes.")
         )
 
 
@@ -222,8 +222,8 @@ def submit_application(
 
     rule = TRANSITIONS.get((application.state, "submit"))
     if rule is None:
-        raise TransitionRefused(f"This application is {application.state_label.lower()}; it was already "
-                                "submitted.")
+        raise TransitionRefused(f"This application was already submitted (its status is "
+                                f"“{application.state_label}”).")
     for guard in rule.guards:
         if guard is not current_rules_agreed:
             reason = guard(application, actor)

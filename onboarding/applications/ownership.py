@@ -84,19 +84,24 @@ def effective_ownership(links: Iterable[Link], persons: set[int]) -> dict[int, D
     loop = find_loop(links)
     if loop:
         raise OwnershipLoop(loop)
-    owners = owners_by_owned(links)
-    result: dict[int, Decimal] = defaultdict(Decimal)
+    # Each entity's share of the applicant is computed once and reused, so shared holding companies
+    # cost time in proportion to the number of holdings, not to the number of chains through them.
+    held_by: dict[int, list[Link]] = defaultdict(list)
+    for link in links:
+        held_by[link.owner].append(link)
+    memo: dict[int, Decimal] = {}
 
-    def walk(entity: int | None, fraction: Decimal) -> None:
-        for link in owners.get(entity, []):
-            share = fraction * link.percentage / HUNDRED
-            if link.owner in persons:
-                result[link.owner] += share
-            else:
-                walk(link.owner, share)
+    def share(entity: int) -> Decimal:
+        if entity not in memo:
+            memo[entity] = sum(
+                (link.percentage / HUNDRED * (Decimal(1) if link.owned is None else share(link.owned))
+                 for link in held_by.get(entity, [])),
+                Decimal(0),
+            )
+        return memo[entity]
 
-    walk(APPLICANT, Decimal(1))
-    return {person: (share * HUNDRED).quantize(Decimal("0.0001")) for person, share in result.items()}
+    result = {person: share(person) for person in persons if person in held_by}
+    return {person: (value * HUNDRED).quantize(Decimal("0.0001")) for person, value in result.items() if value > 0}
 
 
 @dataclass

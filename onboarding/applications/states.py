@@ -143,8 +143,7 @@ def transition(application: Application, action: str, actor: Actor, *, details: 
     rule = TRANSITIONS.get((application.state, action))
     if rule is None:
         raise TransitionRefused(
-            f"An application that is {STATE_LABELS[application.state].lower()} cannot be "
-            f"{_past(action)}."
+            f"An application with the status “{STATE_LABELS[application.state]}” cannot be {_past(action)}."
         )
     if actor.kind != rule.actor:
         raise TransitionRefused(f"Only {'staff' if rule.actor == STAFF else rule.actor + 's'} can "

@@ -39,7 +39,8 @@ def _completeness(application: Application) -> Finding:
 def _sanctions(application: Application) -> Finding:
     from ..screening.screen import screen_application
 
-    hits, screened = screen_application(application, found_by="application")
+    outcome = screen_application(application, found_by="application")
+    hits, screened = outcome.pending, outcome.screened
     if hits:
         names = sorted({h.subject_name for h in hits})
         return Finding("screening.sanctions", FLAG,

@@ -62,10 +62,19 @@ def upload_document(
                                      associated_data=associated_data(application.id))
     except UploadRefused as refusal:
         raise DocumentRefused(refusal.message, field="file") from refusal
-    # From here on the file exists: if the transaction fails, the caller's rollback leaves an orphan
-    # file but no record; the cleanup job removes blobs whose record is gone.
-    if previous is not None:
-        _discard(previous)
+    try:
+        if previous is not None:
+            _discard(previous)
+        document = _record_upload(application, requirement, blob, display_name, issue_date, expiry_date, user_id,
+                                  previous)
+    except Exception:
+        document_store().delete(blob.storage_key)  # no record will point at it: do not keep the file
+        raise
+    return document
+
+
+def _record_upload(application, requirement, blob, display_name, issue_date, expiry_date, user_id,
+                   previous) -> Document:
     document = Document(
         application_id=application.id, party_id=requirement.party.id if requirement.party else None,
         kind=requirement.kind.kind, filename=display_name, content_type=blob.content_type, size=blob.size,
@@ -79,6 +88,8 @@ def upload_document(
         "filename": display_name, "size": blob.size, "sha256": blob.sha256, "content_type": blob.content_type,
         "replaced_document_id": previous.id if previous else None,
     })
+    # (If the caller's commit then fails, the file stays without a record: it can only be read with
+    # its record, so it is inert; an operator can remove files whose storage key has no record.)
     return document
 
 

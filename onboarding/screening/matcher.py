@@ -34,14 +34,16 @@ from rapidfuzz.distance import Indel, JaroWinkler
 from sqlalchemy import select
 
 from ..db import db
-from .normalise import skeleton, tokens
+from .normalise import skeleton, tokens, vowel_pattern
 
 DEFAULT_THRESHOLD = 0.70
 
 # Word alignment
 INITIAL_SIMILARITY = 0.80       # "d" against "dmitry"
-SKELETON_SIMILARITY = 0.90      # "mohammed" against "muhammad"
-MIN_WORD_SIMILARITY = 0.72      # below this two words do not pair at all
+SKELETON_SIMILARITY = 0.88      # "mohammed" against "muhammad"
+MIN_WORD_SIMILARITY = 0.78      # below this a pair of words counts for less and less...
+PARTIAL_WORD_SIMILARITY = 0.62  # ...and below this not at all
+SKELETON_MIN_SPELLING = 0.69    # sound-alike words must still look somewhat alike
 EXTRA_LIST_WORD_WEIGHT = 0.40   # a list word the query lacks (a middle name) costs less than an extra query word
 WEAK_ALIAS_FACTOR = 0.92
 
@@ -57,10 +59,15 @@ REGISTRATION_DISAGREES = -0.05
 KIND_DISAGREES = -0.25          # a person against a company (or the reverse)
 CRAFT_DISAGREES = -0.15         # a company against a vessel or an aircraft
 
+# Words run together or split apart
+JOINED_MIN = 0.88
+JOINED_FACTOR = 0.98
+
 # Candidate search
-MAX_CANDIDATES = 80
-FUZZY_LIMIT = 25
-FUZZY_CUTOFF = 62
+MAX_CANDIDATES = 60
+FUZZY_WHEN_FEWER = 3
+FUZZY_LIMIT = 10
+FUZZY_CUTOFF = 80
 MAX_MATCHES = 25
 
 _REGISTRATION_TYPES = frozenset({"registration", "tax", "vat", "lei", "duns", "national_id", "imo"})
@@ -118,7 +125,7 @@ class ListedEntry:
 
 
 class _Alias:
-    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text")
+    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace")
 
     def __init__(self, entry: ListedEntry, name: str, quality: str, words: tuple[str, ...]):
         self.entry = entry
@@ -128,6 +135,7 @@ class _Alias:
         self.skeletons = tuple(skeleton(w) for w in words)
         self.text = " ".join(words)
         self.sorted_text = " ".join(sorted(words))
+        self.nospace = "".join(words)
 
 
 def _word_weight(word: str) -> float:
@@ -148,20 +156,31 @@ class _Query:
 
 
 def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str) -> tuple[float, str]:
+    """How alike two words are: 1.0 the same, INITIAL_SIMILARITY for an initial, otherwise the mean of
+    Jaro-Winkler and Levenshtein (Indel) similarity, raised to SKELETON_SIMILARITY for spellings of
+    the same sounds (MOHAMMED, MUHAMMAD; ALI, ALY). 0 below PARTIAL_WORD_SIMILARITY."""
     if a == b:
         return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
         if a[0] == b[0]:
             return INITIAL_SIMILARITY, "initial"
         return 0.0, ""
-    similarity = max(JaroWinkler.normalized_similarity(a, b) * 0.5 + Indel.normalized_similarity(a, b) * 0.5,
-                     0.0)
+    similarity = 0.5 * JaroWinkler.normalized_similarity(a, b) + 0.5 * Indel.normalized_similarity(a, b)
     how = "spelling"
-    if a_skeleton == b_skeleton and len(a_skeleton) >= 2 and similarity < SKELETON_SIMILARITY:
-        similarity, how = SKELETON_SIMILARITY, "sounds alike"
-    if similarity < MIN_WORD_SIMILARITY:
+    if similarity < SKELETON_SIMILARITY and similarity >= SKELETON_MIN_SPELLING and min(len(a), len(b)) >= 3:
+        if (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4) or (
+                vowel_pattern(a) == vowel_pattern(b)):
+            similarity, how = SKELETON_SIMILARITY, "sounds alike"
+    if similarity < PARTIAL_WORD_SIMILARITY:
         return 0.0, ""
     return similarity, how
+
+
+def _credit(similarity: float) -> float:
+    """What a word pair counts for: its similarity, tapering to nothing below MIN_WORD_SIMILARITY."""
+    if similarity >= MIN_WORD_SIMILARITY:
+        return similarity
+    return similarity * (similarity - PARTIAL_WORD_SIMILARITY) / (MIN_WORD_SIMILARITY - PARTIAL_WORD_SIMILARITY)
 
 
 def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
@@ -176,7 +195,7 @@ def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
                 found = _word_similarity(word, word_skeleton, other, other_skeleton)
                 cache[key] = found
             if found[0] > 0:
-                pairs.append((found[0], i, j, found[1]))
+                pairs.append((_credit(found[0]), i, j, found[1]))
     pairs.sort(reverse=True)
     used_query: set[int] = set()
     used_alias: set[int] = set()
@@ -207,19 +226,31 @@ def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
 
 def _name_score(query: _Query, alias: _Alias) -> tuple[float, dict[str, Any]]:
     aligned, alignment = _aligned(query, alias)
-    token_sort = Indel.normalized_similarity(query.sorted_text, alias.sorted_text)
-    token_set = fuzz.token_set_ratio(query.text, alias.text) / 100.0
-    jaro = JaroWinkler.normalized_similarity(query.sorted_text, alias.sorted_text)
-    joined = Indel.normalized_similarity(query.nospace, alias.text.replace(" ", ""))
-    blend = 0.5 * token_sort + 0.2 * token_set + 0.3 * jaro
-    score = max(aligned, blend, joined * 0.98)
+    score = aligned
+    detail: dict[str, Any] = {"aligned": round(aligned, 3)}
+    if len(query.words) != len(alias.words):
+        # Words run together or split apart (BELKAP STEEL, BEL-KAP-STEEL): compare without spaces.
+        joined = Indel.normalized_similarity(query.nospace, alias.nospace)
+        detail["joined"] = round(joined, 3)
+        if joined >= JOINED_MIN and joined * JOINED_FACTOR > score:
+            score = joined * JOINED_FACTOR
     if alias.quality == "weak":
         score *= WEAK_ALIAS_FACTOR
-    detail = {
-        "aligned": round(aligned, 3), "token_sort": round(token_sort, 3), "token_set": round(token_set, 3),
-        "jaro_winkler": round(jaro, 3), "joined": round(joined, 3), "words": alignment,
-    }
+    detail["words"] = alignment
     return score, detail
+
+
+def _string_measures(query: _Query, alias: _Alias) -> dict[str, float]:
+    """Whole-string similarities, shown in the explanation next to the word alignment."""
+    return {
+        "token_sort": round(fuzz.token_sort_ratio(query.text, alias.text) / 100, 3),
+        "token_set": round(fuzz.token_set_ratio(query.text, alias.text) / 100, 3),
+        "jaro_winkler": round(JaroWinkler.normalized_similarity(query.sorted_text, alias.sorted_text), 3),
+    }
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
 class Matcher:
@@ -241,45 +272,77 @@ class Matcher:
                 continue
             seen.add((entry_id, " ".join(words)))
             self.aliases.append(_Alias(entry, name, quality, words))
-        self._sorted_texts = [alias.sorted_text for alias in self.aliases]
+        # word -> the names holding it; a word's deletion neighbourhood and skeleton -> words
         self._postings: dict[str, list[int]] = {}
         for index, alias in enumerate(self.aliases):
-            for word_key in set(alias.skeletons) | {"=" + w for w in alias.words}:
-                self._postings.setdefault(word_key, []).append(index)
+            for word in set(alias.words):
+                self._postings.setdefault(word, []).append(index)
+        self._near: dict[str, set[str]] = {}
+        for word in self._postings:
+            if len(word) < 2:
+                continue
+            self._near.setdefault(word, set()).add(word)
+            self._near.setdefault("~" + skeleton(word), set()).add(word)
+            if len(word) >= 4:
+                for deleted in _deletions(word):
+                    self._near.setdefault(deleted, set()).add(word)
         total = max(len(self.aliases), 1)
-        self._idf = {word_key: math.log(1 + total / len(postings)) for word_key, postings in self._postings.items()}
+        self._idf = {word: math.log(1 + total / len(postings)) for word, postings in self._postings.items()}
+        self._nospace = [alias.nospace for alias in self.aliases]
         self._by_registration: dict[str, list[int]] = {}
-        for entry in self.entries.values():
-            for number in entry.registrations:
-                self._by_registration.setdefault(number, []).append(entry.id)
         self._first_alias: dict[int, int] = {}
         for index, alias in enumerate(self.aliases):
             self._first_alias.setdefault(alias.entry.id, index)
+        for entry in self.entries.values():
+            if entry.id in self._first_alias:
+                for number in entry.registrations:
+                    self._by_registration.setdefault(number, []).append(entry.id)
 
     def __len__(self) -> int:
         return len(self.aliases)
 
     # -- candidates --------------------------------------------------------------------------
 
+    def _similar_words(self, query: _Query, position: int) -> list[tuple[str, float]]:
+        """List words that pair with the query word at `position` (typos, spellings, same word)."""
+        word = query.words[position]
+        keys = {word, "~" + query.skeletons[position]}
+        if len(word) >= 4:
+            deletions = _deletions(word)
+            keys |= deletions
+            if len(word) >= 8:
+                for deleted in deletions:
+                    keys |= _deletions(deleted)
+        found: set[str] = set()
+        for key in keys:
+            words = self._near.get(key)
+            if words:
+                found |= words
+        similar = []
+        for other in found:
+            similarity, _ = _word_similarity(word, query.skeletons[position], other, skeleton(other))
+            if similarity >= MIN_WORD_SIMILARITY:
+                similar.append((other, similarity))
+        return similar
+
     def _candidates(self, query: _Query, registration: str) -> set[int]:
-        weights: dict[int, float] = {}
-        for word, word_skeleton in zip(query.words, query.skeletons, strict=True):
+        evidence: dict[int, float] = {}
+        for position, word in enumerate(query.words):
             if len(word) < 2:
                 continue
-            for word_key in {word_skeleton, "=" + word}:
-                postings = self._postings.get(word_key)
-                if not postings:
-                    continue
-                idf = self._idf[word_key]
-                for index in postings:
-                    weights[index] = weights.get(index, 0.0) + idf
-        if len(weights) > MAX_CANDIDATES:
-            chosen = set(sorted(weights, key=weights.__getitem__, reverse=True)[:MAX_CANDIDATES])
+            for other, similarity in self._similar_words(query, position):
+                gain = similarity * self._idf[other]
+                for index in self._postings[other]:
+                    evidence[index] = evidence.get(index, 0.0) + gain
+        if len(evidence) > MAX_CANDIDATES:
+            chosen = set(sorted(evidence, key=evidence.__getitem__, reverse=True)[:MAX_CANDIDATES])
         else:
-            chosen = set(weights)
-        for _, _, index in process.extract(query.sorted_text, self._sorted_texts, scorer=fuzz.ratio,
-                                           limit=FUZZY_LIMIT, score_cutoff=FUZZY_CUTOFF):
-            chosen.add(index)
+            chosen = set(evidence)
+        if len(query.words) == 1 or len(chosen) < FUZZY_WHEN_FEWER:
+            # Typos in every word, or words run together: look at whole strings too.
+            for _, _, index in process.extract(query.nospace, self._nospace, scorer=fuzz.ratio,
+                                               limit=FUZZY_LIMIT, score_cutoff=FUZZY_CUTOFF):
+                chosen.add(index)
         if registration:
             for entry_id in self._by_registration.get(registration, ()):
                 chosen.add(self._first_alias[entry_id])
@@ -309,16 +372,17 @@ class Matcher:
             if current is None or score > current[0]:
                 best[alias.entry.id] = (score, alias, detail)
         matches = []
+        reach = REGISTRATION_AGREES + BIRTH_DATE_AGREES + COUNTRY_AGREES
         for entry_id, (name_score, alias, detail) in best.items():
             entry = self.entries[entry_id]
-            # Adjustments move a score by at most about 0.3, so names far below cannot reach the threshold.
-            if name_score + REGISTRATION_AGREES + BIRTH_DATE_AGREES + COUNTRY_AGREES < threshold and not (
-                    registration and registration in entry.registrations):
+            # Adjustments add at most `reach`, so names far below the threshold cannot reach it.
+            if name_score + reach < threshold and not (registration and registration in entry.registrations):
                 continue
             score, explanation = _adjust(name_score, detail, alias, entry, kind=kind, birth_date=birth_date,
                                          nationality=nationality, jurisdiction=jurisdiction,
                                          registration=registration)
             if score >= threshold:
+                explanation["name_detail"].update(_string_measures(query, alias))
                 explanation["query"] = {"name": name, "normalised": query.text, "kind": kind}
                 matches.append(Match(entry_id=entry.id, snapshot_id=entry.snapshot_id, source=entry.source,
                                      external_id=entry.external_id, entry_name=entry.name,

@@ -15,14 +15,20 @@ import re
 from functools import lru_cache
 
 from anyascii import anyascii
+from rapidfuzz.distance import Indel
 
 # Legal-form words, compared after dots are removed (so S.A. is SA, L.L.C. is LLC, CO. is CO).
+# They are dropped from company names; a two-letter one only after the first word (SA-ID and
+# AS SALAM stay whole). The long ones are recognised with a typo (COMPNAY, LMITED).
 LEGAL_FORMS = frozenset({
     "ltd", "limited", "gmbh", "sa", "llc", "inc", "incorporated", "corp", "corporation", "co", "company", "plc",
     "ag", "bv", "nv", "srl", "spa", "sarl", "ooo", "zao", "oao", "pao", "ao", "pjsc", "ojsc", "cjsc", "jsc", "llp",
     "lp", "kg", "oy", "ab", "as", "pte", "pvt", "fze", "fzco", "fzc", "fzllc", "dmcc", "sro", "sas", "bhd", "sdn",
-    "kft", "doo", "ood", "eood", "tov", "too", "sl", "sae", "saic", "sal", "wll", "gmbhco", "mbh", "ug",
+    "kft", "doo", "ood", "eood", "tov", "too", "sl", "sae", "saic", "sal", "wll", "gmbhco", "mbh", "ug", "ltda",
+    "eirl", "sapi", "cv", "rl",
 })
+# Joining words that say nothing about which firm it is (dropped from company names, like THE).
+STOP_WORDS = frozenset({"the", "and", "of", "for", "y", "et", "und", "de"})
 # Multi-word legal forms, removed as phrases (after dots are removed and the text is lower case).
 _LEGAL_PHRASES = re.compile(
     r"\b(?:(?:public|private|closed|open)\s+)?joint[\s-]+stock\s+company\b"
@@ -32,6 +38,7 @@ _LEGAL_PHRASES = re.compile(
     r"|\bobshchestvo\s+s\s+ogranichenno[iy]\s+otvetstvennostyu\b"
     r"|\b(?:(?:publichnoe|nepublichnoe|otkrytoe|zakrytoe)\s+)?aktsionernoe\s+obshchestvo\b"
 )
+_LONG_LEGAL_FORMS = ("company", "limited", "corporation", "incorporated", "partnership")
 _ARTICLES = frozenset({"al", "el"})
 _ABD_FORMS = frozenset({"abd", "abdel", "abdal", "abdul", "abdol", "abdoul", "abdu", "abdil"})
 
@@ -75,11 +82,21 @@ def tokens(name: str, kind: str | None = None) -> tuple[str, ...]:
         return ()
     if kind != "person":
         stripped = _NON_ALNUM.sub(" ", _LEGAL_PHRASES.sub(" ", " ".join(words))).split()
-        # The first word stays even if it looks like a legal form (SA-ID, AS SALAM); THE goes anywhere.
-        kept = [w for i, w in enumerate(stripped) if w != "the" and (i == 0 or w not in LEGAL_FORMS)]
+        kept = [w for i, w in enumerate(stripped)
+                if w not in STOP_WORDS and not (is_legal_form(w) and (i > 0 or len(w) > 2))]
         if kept:
             words = kept
     return _even_out_arabic(words)
+
+
+@lru_cache(maxsize=8192)
+def is_legal_form(word: str) -> bool:
+    """A legal-form word, or a long one (COMPANY, LIMITED, ...) with a typo."""
+    if word in LEGAL_FORMS:
+        return True
+    if len(word) < 6:
+        return False
+    return any(word[0] == form[0] and Indel.normalized_similarity(word, form) >= 0.85 for form in _LONG_LEGAL_FORMS)
 
 
 def _even_out_arabic(words: list[str]) -> tuple[str, ...]:
@@ -135,9 +152,15 @@ _DOUBLES = re.compile(r"(.)\1+")
 
 
 @lru_cache(maxsize=65536)
+def vowel_pattern(word: str) -> str:
+    """The word with every vowel (and Y) as "*" and doubled letters collapsed: ALI and ALY agree."""
+    return _DOUBLES.sub(r"\1", _VOWELS.sub("*", word))
+
+
+@lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
-    """A rough phonetic key: common transliteration pairs folded together, vowels dropped,
-    doubled letters collapsed. MOHAMMED, MUHAMMAD and MHMD all give "mhmd"."""
+    """A rough phonetic key: common transliteration pairs folded together, doubled letters
+    collapsed, vowels dropped. MOHAMMED, MUHAMMAD and MHMD all give "mhmd"."""
     key = word
     for old, new in _SKELETON_STEPS:
         if old in key:
@@ -146,5 +169,5 @@ def skeleton(word: str) -> str:
         key = key.replace("ch", "\x01").replace("c", "k").replace("\x01", "ch")
     if key.endswith("ff"):
         key = key[:-2] + "v"
-    key = _DOUBLES.sub(r"\1", _VOWELS.sub("", key))
+    key = _VOWELS.sub("", _DOUBLES.sub(r"\1", key))
     return key or word

@@ -59,9 +59,16 @@ def subjects_of(application: Application) -> list[Subject]:
     return subjects
 
 
+@dataclass(frozen=True)
+class ScreeningOutcome:
+    pending: list[ScreeningHit]  # the application's hits still waiting for a reviewer
+    new: list[ScreeningHit]  # found by this screening
+    screened: list[str]  # names screened
+
+
 def screen_application(application: Application, *, found_by: str = "application",
-                       matcher=None) -> tuple[list[ScreeningHit], list[str]]:
-    """Screen every subject; returns (the application's hits still pending review, names screened)."""
+                       matcher=None) -> ScreeningOutcome:
+    """Screen every subject of the application against the current lists."""
     from .matcher import current_matcher
 
     matcher = matcher or current_matcher()
@@ -97,7 +104,7 @@ def screen_application(application: Application, *, found_by: str = "application
         })
     subject_keys = {s.key for s in subjects}
     pending = [h for h in existing.values() if h.disposition == PENDING and h.subject_key in subject_keys]
-    return pending, [s.name for s in subjects]
+    return ScreeningOutcome(pending, new_hits, [s.name for s in subjects])
 
 
 def institutions_to_monitor() -> list[int]:
@@ -128,10 +135,7 @@ def rescreen_all(batch_size: int = 100) -> dict[str, int]:
             application = latest_screenable_application(institution_id)
             if application is None:
                 continue
-            before = db.session.query(ScreeningHit.id).filter(ScreeningHit.institution_id == institution_id).count()
-            screen_application(application, found_by="monitoring", matcher=matcher)
-            after = db.session.query(ScreeningHit.id).filter(ScreeningHit.institution_id == institution_id).count()
-            new_total += after - before
+            new_total += len(screen_application(application, found_by="monitoring", matcher=matcher).new)
         db.session.commit()
     log.info("re-screened %d institution(s), %d new hit(s)", len(ids), new_total)
     return {"institutions": len(ids), "new_hits": new_total}
