@@ -310,5 +310,6 @@ def inject_logout_form():
     if not has_request_context():  # e-mails are rendered by jobs, outside any request
         return {}
     signed_in = current_user and current_user.is_authenticated
-    return {"logout_form": LogoutForm()} if signed_in or session.get("mfa_uid") else {}
+    # formdata=None: never read the request body here (an over-large upload must still get its 413 page).
+    return {"logout_form": LogoutForm(formdata=None)} if signed_in or session.get("mfa_uid") else {}
 

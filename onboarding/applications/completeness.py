@@ -151,9 +151,9 @@ def step_status(app: Application) -> dict[str, str]:
     }
     saved = app.steps_saved or {}
     started = {
-        "company": bool(saved.get("company")),
+        "company": "company" in saved,
         "ownership": bool(saved.get("ownership") or app.parties),
-        "profile": bool(saved.get("profile")),
+        "profile": "profile" in saved,
         "documents": bool(saved.get("documents") or len(problems_by_step["documents"]) < _document_count(app)),
     }
     status = {}

@@ -25,6 +25,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -37,9 +38,13 @@ SCOPES = {
 }
 
 
-def country_choices() -> list[tuple[str, str]]:
+def choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def country_choices() -> list[SelectChoice]:
     countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
-    return [("", "Choose a country")] + [(c.alpha_2, getattr(c, "common_name", c.name)) for c in countries]
+    return choices([("", "Choose a country")] + [(c.alpha_2, getattr(c, "common_name", c.name)) for c in countries])
 
 
 def country_name(code: str | None) -> str:
@@ -172,7 +177,7 @@ class CompanyForm(StepForm):
                                                                        "https://example.com."),
                                                            Length(max=300)])
     is_regulated = RadioField("Is the company regulated by a financial regulator?",
-                              choices=[("yes", "Yes"), ("no", "No")], validators=[Optional()])
+                              choices=choices([("yes", "Yes"), ("no", "No")]), validators=[Optional()])
     regulator = StringField("Regulator", validators=[Optional(), Length(max=200)])
     licence_number = StringField("Licence number", validators=[Optional(), Length(max=100)])
 
@@ -225,7 +230,7 @@ class ProfileForm(StepForm):
                               validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "Enter 0 to 100%.")])
     expected_order_rate = IntegerField("Expected order rate (orders per second)",
                                        validators=[Optional(), NumberRange(0, 100000, "Enter 0 to 100,000.")])
-    requested_scopes = MultiCheckboxField("API scopes you request", choices=list(SCOPES.items()),
+    requested_scopes = MultiCheckboxField("API scopes you request", choices=choices(SCOPES.items()),
                                           validate_choice=True)
     ip_allowlist = LinesField("IP addresses your systems trade from", validators=[valid_ip_entries],
                               description="IPv4 or IPv6 addresses or CIDR ranges, one per line (1–30). Required "
@@ -305,15 +310,16 @@ class HoldingForm(FlaskForm):
 
     owned = SelectField("Shareholder of", validators=[Optional()], validate_choice=True)
     owner = SelectField("Shareholder", validators=[Optional()], validate_choice=True)
-    new_kind = RadioField("New shareholder is", choices=[("person", "A natural person"), ("company", "A company")],
+    new_kind = RadioField("New shareholder is",
+                          choices=choices([("person", "A natural person"), ("company", "A company")]),
                           default="person", validators=[Optional()])
-    name = StringField("Name of the new shareholder", validators=[Optional(), Length(max=300)])
+    name = StringField("Name of the new shareholder", validators=[Length(max=300)])
     date_of_birth = DateField("Date of birth (person)", validators=[Optional(), adult_birth_date])
     nationality = SelectField("Nationality (person)", choices=country_choices, validators=[Optional()])
     residence = SelectField("Country of residence (person)", choices=country_choices, validators=[Optional()])
     jurisdiction = SelectField("Jurisdiction (company)", choices=country_choices, validators=[Optional()])
     registration_number = StringField("Registration number (company)", validators=[Optional(), Length(max=80)])
-    percentage = DecimalField("Share held (%)", places=4, validators=[Optional()],
+    percentage = DecimalField("Share held (%)", places=4,
                               description="Direct holding in percent, e.g. 40 or 12.5.")
     submit = SubmitField("Add shareholder")
 

@@ -27,6 +27,7 @@ from .forms import (
     PersonForm,
     ProfileForm,
     SubmitApplicationForm,
+    choices,
     country_name,
 )
 from .models import COMPANY, PERSON, Application
@@ -141,12 +142,12 @@ def company():
 def _holding_form(application: Application) -> HoldingForm:
     form = HoldingForm(prefix="holding")
     companies = [p for p in application.parties if p.is_company]
-    form.owned.choices = [("", application.legal_name or "The applicant company")] + [
+    form.owned.choices = choices([("", application.legal_name or "The applicant company")] + [
         (str(p.id), p.name) for p in companies
-    ]
-    form.owner.choices = [("", "Someone new (enter below)")] + [
+    ])
+    form.owner.choices = choices([("", "Someone new (enter below)")] + [
         (str(p.id), f"{p.name} ({'person' if p.is_person else 'company'})") for p in application.parties
-    ]
+    ])
     return form
 
 
@@ -395,7 +396,8 @@ def review():
         try:
             ops.submit_application(
                 application, current_user, signer_name=form.signer_name.data, signer_title=form.signer_title.data,
-                rules_version_id=int(form.rules_version_id.data or 0), shown_sha256=form.rules_sha256.data or "",
+                rules_version_id=int(v) if (v := form.rules_version_id.data or "").isdigit() else 0,
+                shown_sha256=form.rules_sha256.data or "",
                 ip=client_ip(), user_agent=request.user_agent.string,
             )
         except OperationRefused as error:
@@ -475,7 +477,10 @@ _MILESTONES = {"application.submit", "application.withdraw", "application.starte
 @bp.route("/withdraw", methods=["POST"])
 @applicant_required
 def withdraw():
-    application = _current_application()
+    application = ops.application_for(current_user)
+    if application is None:  # a second click after the first withdrew it
+        flash("This application is no longer open.", "info")
+        return redirect(url_for("applications.status"))
     if ConfirmForm().validate_on_submit():
         try:
             ops.withdraw_application(application, current_user)

@@ -40,8 +40,8 @@ def upload_document(
     """Store a document for one slot, replacing what was there. Everything is checked before the
     file is written; if anything fails, nothing is stored and nothing changes."""
     if not application.is_editable:
-        raise OperationRefused("Documents can only be changed while the application is a draft or changes "
-                               "were requested.")
+        raise OperationRefused(f"This application can no longer be edited: its status is “{application.state_label}”. "
+                               "Documents can be changed while it is a draft or changes were requested.")
     requirement = find_requirement(application, requirement_key)
     problems = date_problems(requirement.kind, issue_date, expiry_date)
     if problems:
@@ -120,8 +120,8 @@ def discard_party_documents(application: Application, party) -> None:
 
 def remove_document(application: Application, document_id: int) -> None:
     if not application.is_editable:
-        raise OperationRefused("Documents can only be changed while the application is a draft or changes "
-                               "were requested.")
+        raise OperationRefused(f"This application can no longer be edited: its status is “{application.state_label}”. "
+                               "Documents can be changed while it is a draft or changes were requested.")
     document = db.session.get(Document, document_id)
     if document is None or document.application_id != application.id:
         raise OperationRefused("That document is not part of this application.")

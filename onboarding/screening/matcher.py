@@ -34,18 +34,20 @@ from rapidfuzz.distance import Indel, JaroWinkler
 from sqlalchemy import select
 
 from ..db import db
-from .normalise import skeleton, tokens, vowel_pattern
+from .normalise import is_vowelless, skeleton, tokens, vowel_pattern
 
 DEFAULT_THRESHOLD = 0.70
 
 # Word alignment
 INITIAL_SIMILARITY = 0.80       # "d" against "dmitry"
 SKELETON_SIMILARITY = 0.88      # "mohammed" against "muhammad"
-MIN_WORD_SIMILARITY = 0.78      # below this a pair of words counts for less and less...
-PARTIAL_WORD_SIMILARITY = 0.62  # ...and below this not at all
+MIN_WORD_SIMILARITY = 0.85      # below this a pair of words counts for less and less...
+PARTIAL_WORD_SIMILARITY = 0.66  # ...and below this not at all
 SKELETON_MIN_SPELLING = 0.69    # sound-alike words must still look somewhat alike
 EXTRA_LIST_WORD_WEIGHT = 0.40   # a list word the query lacks (a middle name) costs less than an extra query word
 WEAK_ALIAS_FACTOR = 0.92
+COMMON_WORD_NAMES = 30          # a word in more list names than this weighs less...
+COMMON_WORD_SPAN = 20           # ...down to half at 20 times as many
 
 # Adjustments
 BIRTH_DATE_AGREES = 0.10
@@ -125,7 +127,7 @@ class ListedEntry:
 
 
 class _Alias:
-    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace")
+    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace", "weights")
 
     def __init__(self, entry: ListedEntry, name: str, quality: str, words: tuple[str, ...]):
         self.entry = entry
@@ -136,40 +138,53 @@ class _Alias:
         self.text = " ".join(words)
         self.sorted_text = " ".join(sorted(words))
         self.nospace = "".join(words)
+        self.weights: tuple[float, ...] = ()
 
 
-def _word_weight(word: str) -> float:
-    return float(min(len(word), 8))
+def _word_weight(word: str, frequency: int) -> float:
+    """Longer words say more (up to 8 letters); words found in many list names (BANK, HOLDING,
+    MUHAMMAD) say less, down to half."""
+    weight = float(min(len(word), 8))
+    if frequency > COMMON_WORD_NAMES:
+        weight *= max(0.5, 1 - 0.5 * math.log(frequency / COMMON_WORD_NAMES) / math.log(COMMON_WORD_SPAN))
+    return weight
 
 
 class _Query:
-    __slots__ = ("words", "skeletons", "text", "sorted_text", "nospace", "weights", "similarity_cache")
+    __slots__ = ("words", "skeletons", "text", "sorted_text", "nospace", "weights", "similarity_cache",
+                 "initials")
 
-    def __init__(self, words: tuple[str, ...]):
+    def __init__(self, words: tuple[str, ...], weights: tuple[float, ...], initials: bool):
         self.words = words
+        self.initials = initials
         self.skeletons = tuple(skeleton(w) for w in words)
         self.text = " ".join(words)
         self.sorted_text = " ".join(sorted(words))
         self.nospace = "".join(words)
-        self.weights = tuple(_word_weight(w) for w in words)
+        self.weights = weights
         self.similarity_cache: dict[tuple[int, str], tuple[float, str]] = {}
 
 
-def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str) -> tuple[float, str]:
+def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials: bool = True) -> tuple[float, str]:
     """How alike two words are: 1.0 the same, INITIAL_SIMILARITY for an initial, otherwise the mean of
     Jaro-Winkler and Levenshtein (Indel) similarity, raised to SKELETON_SIMILARITY for spellings of
     the same sounds (MOHAMMED, MUHAMMAD; ALI, ALY). 0 below PARTIAL_WORD_SIMILARITY."""
     if a == b:
         return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
-        if a[0] == b[0]:
+        if initials and a[0] == b[0]:
             return INITIAL_SIMILARITY, "initial"
         return 0.0, ""
     similarity = 0.5 * JaroWinkler.normalized_similarity(a, b) + 0.5 * Indel.normalized_similarity(a, b)
     how = "spelling"
-    if similarity < SKELETON_SIMILARITY and similarity >= SKELETON_MIN_SPELLING and min(len(a), len(b)) >= 3:
-        if (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4) or (
-                vowel_pattern(a) == vowel_pattern(b)):
+    if similarity < SKELETON_SIMILARITY and min(len(a), len(b)) >= 3:
+        if is_vowelless(a) or is_vowelless(b):
+            # Transliterated from a script without vowels: only the consonants can agree.
+            if a_skeleton == b_skeleton and len(a_skeleton) >= 2:
+                similarity, how = SKELETON_SIMILARITY, "sounds alike"
+        elif similarity >= SKELETON_MIN_SPELLING and (
+                (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4)
+                or (len(a) == len(b) and vowel_pattern(a) == vowel_pattern(b))):
             similarity, how = SKELETON_SIMILARITY, "sounds alike"
     if similarity < PARTIAL_WORD_SIMILARITY:
         return 0.0, ""
@@ -183,8 +198,10 @@ def _credit(similarity: float) -> float:
     return similarity * (similarity - PARTIAL_WORD_SIMILARITY) / (MIN_WORD_SIMILARITY - PARTIAL_WORD_SIMILARITY)
 
 
-def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
-    """Pair query words with list words (greedily, best pairs first) and score the pairing."""
+def _aligned(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float, list[list[Any]]]:
+    """Pair query words with list words (greedily, best pairs first) and score the pairing: the
+    weighted similarity of the pairs over their weight plus the weight of the words left over (a
+    list word left over counts EXTRA_LIST_WORD_WEIGHT as much as a query word)."""
     pairs = []
     cache = query.similarity_cache
     for i, (word, word_skeleton) in enumerate(zip(query.words, query.skeletons, strict=True)):
@@ -192,51 +209,57 @@ def _aligned(query: _Query, alias: _Alias) -> tuple[float, list[list[Any]]]:
             key = (i, other)
             found = cache.get(key)
             if found is None:
-                found = _word_similarity(word, word_skeleton, other, other_skeleton)
+                found = _word_similarity(word, word_skeleton, other, other_skeleton, query.initials)
                 cache[key] = found
             if found[0] > 0:
-                pairs.append((_credit(found[0]), i, j, found[1]))
+                credit = _credit(found[0]) if found[1] == "spelling" else found[0]
+                pairs.append((credit, i, j, found[1], found[0]))
     pairs.sort(reverse=True)
     used_query: set[int] = set()
     used_alias: set[int] = set()
     matched = 0.0
     matched_weight = 0.0
-    alignment = []
-    for similarity, i, j, how in pairs:
+    alignment: list[list[Any]] = []
+    for credit, i, j, how, similarity in pairs:
         if i in used_query or j in used_alias:
             continue
         used_query.add(i)
         used_alias.add(j)
-        weight = query.weights[i] + _word_weight(alias.words[j])
-        matched += similarity * weight
+        weight = query.weights[i] + alias.weights[j]
+        matched += credit * weight
         matched_weight += weight
-        alignment.append([query.words[i], alias.words[j], round(similarity, 3), how])
-    unmatched_query = sum(query.weights[i] for i in range(len(query.words)) if i not in used_query)
-    unmatched_alias = sum(_word_weight(w) for j, w in enumerate(alias.words) if j not in used_alias)
+        if explain:
+            alignment.append([query.words[i], alias.words[j], round(similarity, 3), how])
+    unmatched_query = sum(w for i, w in enumerate(query.weights) if i not in used_query)
+    unmatched_alias = sum(w for j, w in enumerate(alias.weights) if j not in used_alias)
     denominator = matched_weight + 2 * unmatched_query + 2 * EXTRA_LIST_WORD_WEIGHT * unmatched_alias
     score = matched / denominator if denominator else 0.0
-    for i, word in enumerate(query.words):
-        if i not in used_query:
-            alignment.append([word, None, 0.0, "not on the list name"])
-    for j, word in enumerate(alias.words):
-        if j not in used_alias:
-            alignment.append([None, word, 0.0, "not in the name screened"])
+    if explain:
+        alignment += [[w, None, 0.0, "not in the list name"] for i, w in enumerate(query.words) if i not in used_query]
+        alignment += [[None, w, 0.0, "not in the name screened"] for j, w in enumerate(alias.words)
+                      if j not in used_alias]
     return score, alignment
 
 
-def _name_score(query: _Query, alias: _Alias) -> tuple[float, dict[str, Any]]:
-    aligned, alignment = _aligned(query, alias)
+def _name_score(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float, dict[str, Any]]:
+    """The name score of a list name against the query; with `explain`, also how it came about."""
+    aligned, alignment = _aligned(query, alias, explain)
     score = aligned
-    detail: dict[str, Any] = {"aligned": round(aligned, 3)}
+    detail: dict[str, Any] = {}
     if len(query.words) != len(alias.words):
         # Words run together or split apart (BELKAP STEEL, BEL-KAP-STEEL): compare without spaces.
         joined = Indel.normalized_similarity(query.nospace, alias.nospace)
-        detail["joined"] = round(joined, 3)
+        if explain:
+            detail["joined"] = round(joined, 3)
         if joined >= JOINED_MIN and joined * JOINED_FACTOR > score:
             score = joined * JOINED_FACTOR
     if alias.quality == "weak":
         score *= WEAK_ALIAS_FACTOR
-    detail["words"] = alignment
+        if explain:
+            detail["weak_alias_factor"] = WEAK_ALIAS_FACTOR
+    if explain:
+        detail["aligned"] = round(aligned, 3)
+        detail["words"] = alignment
     return score, detail
 
 
@@ -286,6 +309,8 @@ class Matcher:
             if len(word) >= 4:
                 for deleted in _deletions(word):
                     self._near.setdefault(deleted, set()).add(word)
+        for alias in self.aliases:
+            alias.weights = tuple(_word_weight(w, len(self._postings[w])) for w in alias.words)
         total = max(len(self.aliases), 1)
         self._idf = {word: math.log(1 + total / len(postings)) for word, postings in self._postings.items()}
         self._nospace = [alias.nospace for alias in self.aliases]
@@ -320,7 +345,7 @@ class Matcher:
                 found |= words
         similar = []
         for other in found:
-            similarity, _ = _word_similarity(word, query.skeletons[position], other, skeleton(other))
+            similarity, _ = _word_similarity(word, query.skeletons[position], other, skeleton(other), query.initials)
             if similarity >= MIN_WORD_SIMILARITY:
                 similar.append((other, similarity))
         return similar
@@ -360,34 +385,36 @@ class Matcher:
         words = tokens(name or "", kind)
         if not words:
             return []
-        query = _Query(words)
+        query = _Query(words, tuple(_word_weight(w, len(self._postings.get(w, ()))) for w in words),
+                       initials=kind == _PERSON)
         registration = registration_key(registration_number)
         nationality = (nationality or "").strip().upper() or None
         jurisdiction = (jurisdiction or "").strip().upper() or None
-        best: dict[int, tuple[float, _Alias, dict[str, Any]]] = {}
+        best: dict[int, tuple[float, _Alias]] = {}
         for index in self._candidates(query, registration):
             alias = self.aliases[index]
-            score, detail = _name_score(query, alias)
+            score, _ = _name_score(query, alias)
             current = best.get(alias.entry.id)
             if current is None or score > current[0]:
-                best[alias.entry.id] = (score, alias, detail)
+                best[alias.entry.id] = (score, alias)
         matches = []
-        reach = REGISTRATION_AGREES + BIRTH_DATE_AGREES + COUNTRY_AGREES
-        for entry_id, (name_score, alias, detail) in best.items():
+        # Adjustments add at most `reach`, so names further below the threshold cannot reach it.
+        reach = ((REGISTRATION_AGREES if registration else 0.0) + (BIRTH_DATE_AGREES if birth_date else 0.0)
+                 + (COUNTRY_AGREES if nationality or jurisdiction else 0.0))
+        for entry_id, (name_score, alias) in best.items():
             entry = self.entries[entry_id]
-            # Adjustments add at most `reach`, so names far below the threshold cannot reach it.
             if name_score + reach < threshold and not (registration and registration in entry.registrations):
                 continue
-            score, explanation = _adjust(name_score, detail, alias, entry, kind=kind, birth_date=birth_date,
-                                         nationality=nationality, jurisdiction=jurisdiction,
-                                         registration=registration)
-            if score >= threshold:
-                explanation["name_detail"].update(_string_measures(query, alias))
-                explanation["query"] = {"name": name, "normalised": query.text, "kind": kind}
-                matches.append(Match(entry_id=entry.id, snapshot_id=entry.snapshot_id, source=entry.source,
-                                     external_id=entry.external_id, entry_name=entry.name,
-                                     matched_alias=alias.name, kind=entry.kind, score=round(score, 4),
-                                     explanation=explanation))
+            score, results = _assess(name_score, entry, kind=kind, birth_date=birth_date, nationality=nationality,
+                                     jurisdiction=jurisdiction, registration=registration)
+            if score < threshold:
+                continue
+            _, detail = _name_score(query, alias, explain=True)
+            matches.append(Match(
+                entry_id=entry.id, snapshot_id=entry.snapshot_id, source=entry.source, external_id=entry.external_id,
+                entry_name=entry.name, matched_alias=alias.name, kind=entry.kind, score=round(score, 4),
+                explanation=_explain(score, name_score, detail, alias, entry, results, query, name, kind),
+            ))
         matches.sort(key=lambda m: (-m.score, m.entry_name))
         return matches[:MAX_MATCHES]
 
@@ -444,9 +471,10 @@ def _compare_kind(kind: str, listed: str) -> tuple[str, float]:
     return "disagrees", KIND_DISAGREES
 
 
-def _adjust(name_score: float, detail: dict[str, Any], alias: _Alias, entry: ListedEntry, *, kind: str,
-            birth_date: date | None, nationality: str | None, jurisdiction: str | None,
-            registration: str) -> tuple[float, dict[str, Any]]:
+def _assess(name_score: float, entry: ListedEntry, *, kind: str, birth_date: date | None,
+            nationality: str | None, jurisdiction: str | None,
+            registration: str) -> tuple[float, dict[str, tuple[str, float]]]:
+    """The score after the adjustments, and each field's result and adjustment."""
     results: dict[str, tuple[str, float]] = {"kind": _compare_kind(kind, entry.kind)}
     if kind == _PERSON:
         results["birth_date"] = _compare_birth_date(birth_date, entry)
@@ -465,13 +493,16 @@ def _adjust(name_score: float, detail: dict[str, Any], alias: _Alias, entry: Lis
     score = name_score + sum(delta for _, delta in results.values())
     if results["registration_number"][0] == "agrees" and jurisdiction and results["kind"][1] == 0:
         score = max(score, REGISTRATION_FLOOR)
-    score = min(max(score, 0.0), 1.0)
+    return min(max(score, 0.0), 1.0), results
+
+
+def _explain(score: float, name_score: float, detail: dict[str, Any], alias: _Alias, entry: ListedEntry,
+             results: dict[str, tuple[str, float]], query: _Query, name: str, kind: str) -> dict[str, Any]:
     explanation: dict[str, Any] = {
         "score": round(score, 4),
         "name": round(name_score, 4),
         "matched_alias": alias.name,
         "alias_quality": alias.quality,
-        "alias_normalised": alias.text,
     }
     for field_name, (result, _) in results.items():
         explanation[field_name] = result
@@ -482,8 +513,9 @@ def _adjust(name_score: float, detail: dict[str, Any], alias: _Alias, entry: Lis
         "kind": entry.kind, "birth_dates": entry.birth_dates, "nationalities": entry.nationalities,
         "countries": entry.countries,
     }
-    explanation["name_detail"] = detail
-    return score, explanation
+    explanation["query"] = {"name": name, "normalised": query.text, "kind": kind}
+    explanation["name_detail"] = {"alias_normalised": alias.text, **detail, **_string_measures(query, alias)}
+    return explanation
 
 
 # ---------------------------------------------------------------------------
@@ -505,7 +537,9 @@ def build_matcher(snapshot_ids: Iterable[int] | None = None, key: Any = None) ->
     ids = list(snapshot_ids)
     if not ids:
         return Matcher([], [], key=key)
-    sources = dict(db.session.execute(select(ListSnapshot.id, ListSnapshot.source).where(ListSnapshot.id.in_(ids))).all())
+    sources = dict(db.session.execute(
+        select(ListSnapshot.id, ListSnapshot.source).where(ListSnapshot.id.in_(ids))
+    ).tuples().all())
     rows = db.session.execute(
         select(ListEntry.id, ListEntry.snapshot_id, ListEntry.external_id, ListEntry.kind, ListEntry.name,
                ListEntry.birth_dates, ListEntry.nationalities, ListEntry.countries, ListEntry.identifiers)

@@ -148,6 +148,12 @@ _SKELETON_STEPS = (
     ("th", "t"), ("dh", "d"), ("x", "ks"), ("q", "k"), ("w", "v"), ("ck", "k"), ("tz", "ts"),
 )
 _VOWELS = re.compile(r"[aeiouy]+")
+_LATIN_VOWELS = re.compile(r"[aeiou]")
+
+
+def is_vowelless(word: str) -> bool:
+    """A word of two or more letters with no vowel (A E I O U): how Arabic script transliterates."""
+    return len(word) > 1 and word.isalpha() and not _LATIN_VOWELS.search(word)
 _DOUBLES = re.compile(r"(.)\1+")
 
 
@@ -162,6 +168,9 @@ def skeleton(word: str) -> str:
     """A rough phonetic key: common transliteration pairs folded together, doubled letters
     collapsed, vowels dropped. MOHAMMED, MUHAMMAD and MHMD all give "mhmd"."""
     key = word
+    if len(word) > 1 and not _LATIN_VOWELS.search(word):
+        # Written without vowels (transliterated Arabic script: MHMD, NWR): W and Y stand for vowels.
+        key = key.replace("w", "u").replace("y", "i")
     for old, new in _SKELETON_STEPS:
         if old in key:
             key = key.replace(old, new)
