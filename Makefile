@@ -22,6 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/test.sh $(ARGS)
 
+bench: $(STAMP)
+	.venv/bin/python -m bench.bench_screening
+	.venv/bin/python -m bench.bench_checks
+	@echo "Figures written to bench/results.json"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

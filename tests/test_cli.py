@@ -136,9 +136,10 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     assert applicant.institution.legal_name == DEMO_APPLICANT[2]
     assert applicant.email_verified_at is not None
     assert last_email(DEMO_APPLICANT[0]) is None, "a demo applicant is not sent a verification e-mail"
-    # The demo shows applications at work: one submitted (in checks), one draft, each exactly once.
+    # The demo shows applications at work: one submitted (its checks ran at once, in-process), one
+    # draft, each exactly once.
     states = sorted(db.session.scalars(select(Application.state)))
-    assert states == ["checking", "draft"]
+    assert states == ["document_review", "draft"]
 
 
 def test_demo_totp_prints_the_current_code(cli):

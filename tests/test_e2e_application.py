@@ -419,8 +419,11 @@ def test_applicant_completes_and_submits_the_application(live_app, page, shot, t
     expect(rules).to_be_visible()
     assert len(rules.inner_text().strip()) > 200, "the API usage rules text is missing or too short"
     expect(page.get_by_text("Bob Investor (40%)", exact=False)).to_be_visible()
-    expect(page.get_by_text("13 files uploaded.")).to_be_visible()
-    expect(page.locator("#signer_name")).to_have_value("Morgan Maker")
+    # Every required document is listed with its file; none is missing.
+    expect(page.locator("#main table.compact tbody tr")).to_have_count(13)
+    expect(page.locator("#main table.compact").get_by_text("Missing")).to_have_count(0)
+    # The signer is prefilled with the declared signatory (the user is not one).
+    expect(page.locator("#signer_name")).to_have_value("Carol Director")
     shot("review")
 
     page.get_by_label("I have read the API usage rules above and agree to them on behalf of the institution.").check()
