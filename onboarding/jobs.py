@@ -233,7 +233,10 @@ def _run(outbox_id: int) -> str:
         job = db.session.get(OutboxJob, outbox_id)
         handler = handler_for(job.name)
         args = dict(job.args)
-        handler(**args)
+        from .audit.operations import acting_as_system
+
+        with acting_as_system():
+            handler(**args)
         job = db.session.get(OutboxJob, outbox_id)
         job.state, job.finished_at, job.lease_until, job.last_error = DONE, utcnow(), None, None
         db.session.commit()

@@ -49,6 +49,8 @@ ACTION_LABELS = {
     "application.submit": "Application submitted",
     "application.withdraw": "Application withdrawn",
     "application.checks_done": "Automated checks finished",
+    "document.quarantined": "Document quarantined (malware)",
+    "screening.hit_found": "Possible sanctions match found",
     "application.request_changes": "Changes requested",
     "application.reject": "Application rejected",
     "application.approve": "Application approved",

@@ -34,7 +34,7 @@ def state_of(application_id: int) -> str:
 
 def finished_events(application_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "application.checks_finished", AuditEvent.subject_id == str(application_id)))
+        AuditEvent.action == "application.checks_done", AuditEvent.subject_id == str(application_id)))
 
 
 @pytest.fixture

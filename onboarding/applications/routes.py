@@ -433,16 +433,21 @@ def status():
         if not applications:
             return redirect(url_for("applications.overview"))
         application = applications[0]
+    # Only what the applicant may see: never screening results (no tipping-off), never staff names.
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.subject_type == "application",
-                                 AuditEvent.subject_id == str(application.id))
+                                 AuditEvent.subject_id == str(application.id),
+                                 AuditEvent.action.in_(APPLICANT_VISIBLE_ACTIONS))
         .order_by(AuditEvent.id.desc()).limit(200)
     ).all()
+    colleagues = {u.id: u.email for u in current_user.institution.users}
     from ..checks.queries import applicant_check_view
 
     return render_template(
         "applications/status.html", application=application, events=_grouped(events),
         checks=applicant_check_view(application),
+        who=lambda event: "you" if event.actor_id == current_user.id else colleagues.get(
+            event.actor_id, "automated checks" if event.actor_label == "system" else "our review team"),
         can_withdraw="withdraw" in allowed_actions(application), confirm_form=ConfirmForm(),
         status=step_status(application),
     )
@@ -470,6 +475,14 @@ def _grouped(events: list[AuditEvent]) -> list[tuple[AuditEvent, int]]:
             grouped.append((event, 1))
     return grouped
 
+
+APPLICANT_VISIBLE_ACTIONS = (
+    "application.started", "application.company_saved", "application.profile_saved", "application.party_added",
+    "application.party_updated", "application.party_removed", "application.holding_added",
+    "application.holding_removed", "application.submit", "application.withdraw", "application.checks_done",
+    "application.request_changes", "application.approve", "application.reject", "document.uploaded",
+    "document.removed",
+)
 
 _MILESTONES = {"application.submit", "application.withdraw", "application.started", "application.request_changes"}
 

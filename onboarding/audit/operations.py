@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +38,22 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
+# Set while a job runs: its events are the system's, even when it runs inside a web request
+# (jobs run in-process after the request's commit when there is no Redis).
+_in_job: ContextVar[bool] = ContextVar("audit_in_job", default=False)
+
+
+@contextmanager
+def acting_as_system():
+    token = _in_job.set(True)
+    try:
+        yield
+    finally:
+        _in_job.reset(token)
+
+
 def _current_actor() -> tuple[int | None, str, str | None]:
-    if not has_request_context():
+    if _in_job.get() or not has_request_context():
         return None, "system", None
     from flask_login import current_user
 

@@ -135,11 +135,10 @@ def run_application_checks(application_id: int) -> None:
 
     application = db.session.get(Application, application_id)
     if application.state == CHECKING:
-        record("application.checks_finished", "application", application.id, {
+        transition(application, "checks_done", Actor.system(), details={
             "round": application.check_round, "results": done_count(application),
             "risk_score": application.risk_score, "risk_band": application.risk_band,
         })
-        transition(application, "checks_done", Actor.system())
         db.session.commit()
 
 

@@ -167,7 +167,7 @@ def input_sha256(source: str, path: str | Path) -> str:
 # ---------------------------------------------------------------------------
 # OFAC SDN legacy CSV
 
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x19\x1b-\x1f\x7f]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _text_lines(path: Path) -> Iterator[str]:
@@ -175,12 +175,18 @@ def _text_lines(path: Path) -> Iterator[str]:
     Binary content (NUL and other control bytes) and bytes neither encoding knows are refused.
     A DOS end-of-file mark (Ctrl-Z) at the very end is ignored."""
     with open(path, "rb") as handle:
+        head = handle.read(8192)
+        if b"\x00" in head:
+            offset = head.index(b"\x00")
+            raise ListFormatError(path, "binary data (a NUL byte); this is not a text file",
+                                  head.count(b"\n", 0, offset) + 1, offset - (head.rfind(b"\n", 0, offset) + 1) + 1)
+        handle.seek(0)
         for number, raw in enumerate(handle, start=1):
             body = raw.rstrip(b"\r\n")
             if body.endswith(b"\x1a"):
-                body = body.rstrip(b"\x1a")
-                if body or handle.read(1):
+                if handle.read(1):
                     raise ListFormatError(path, "unexpected Ctrl-Z (end-of-file mark) before the end", number)
+                raw = body = body.rstrip(b"\x1a")
                 if not body:
                     return
             bad = _CONTROL.search(body)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..audit.operations import record
 from ..db import db
@@ -112,6 +112,10 @@ def import_list(source: str, path: str | Path, *, actor_label: str | None = None
     except OSError as error:
         session.rollback()
         raise ListImportError(f"{path}: cannot be read ({error.strerror or error})") from error
+    except IntegrityError as error:
+        session.rollback()
+        raise ListImportError(f"{path}: the same list file was imported at the same moment by another process; "
+                              "nothing was changed here.") from error
     except SQLAlchemyError:
         session.rollback()
         raise

@@ -5,14 +5,20 @@ built once per process and rebuilt when the set of current snapshots changes (a 
 that on every call, so an import in another process is seen at the next screening).
 
 How a name is scored against a list name (both normalised, see normalise.py):
-  1. Candidates: list names sharing a rare-enough word or sound-alike word (skeleton) with the
-     query, the closest whole strings by rapidfuzz (catches typos in every word), and entries with
-     the same registration number.
-  2. Name score: the best of a word alignment (each query word paired with at most one list word:
-     exact 1.0, same skeleton, Jaro-Winkler/Levenshtein for spelling, an initial matches a word
-     starting with it; words left over on either side count against it, the list's extra words
-     (middle names) less) and a blend of token-sort ratio, token-set ratio and Jaro-Winkler on the
-     word-sorted strings. A weak alias counts a little less.
+  1. Candidates (blocking): list names holding a word within one edit of a query word (two or
+     three for long words; a deletion-neighbourhood index) or with the same sound skeleton, ranked
+     by how rare the shared words are; rapidfuzz.process.extract over the whole names when the query
+     is one word or few candidates turned up; entries with the same registration number.
+  2. Name score: a word alignment. Each query word pairs with at most one list word: exact 1.0, a
+     spelling variant or typo by the mean of Jaro-Winkler and Levenshtein (Indel) similarity (pairs
+     below MIN_WORD_SIMILARITY count for less and less), the same sound skeleton (MOHAMMED,
+     MUHAMMAD) SKELETON_SIMILARITY, an initial INITIAL_SIMILARITY. Words are weighted by length and
+     by how rare they are on the lists; words left over count against the score, a list word (a
+     middle name) less than a query word. Words run together (BELKAP STEEL) are caught by comparing
+     the names without spaces. Whole-string token-sort, token-set and Jaro-Winkler similarities are
+     reported in the explanation but do not drive the score: blended in, they rated names sharing a
+     single word ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias
+     counts a little less.
   3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
      nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
      (exact match in the same country: strongly up), kind (person vs company: strongly down).
@@ -58,7 +64,7 @@ COUNTRY_DISAGREES = -0.03
 REGISTRATION_AGREES = 0.30
 REGISTRATION_FLOOR = 0.85       # same number in the same country: a hit whatever the name
 REGISTRATION_DISAGREES = -0.05
-KIND_DISAGREES = -0.25          # a person against a company (or the reverse)
+KIND_DISAGREES = -0.28          # a person against a company (or the reverse): only near-identical names stay
 CRAFT_DISAGREES = -0.15         # a company against a vessel or an aircraft
 
 # Words run together or split apart
@@ -229,12 +235,14 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float
         matched += credit * weight
         matched_weight += weight
         if explain:
-            alignment.append([query.words[i], alias.words[j], round(similarity, 3), how])
+            alignment.append([i, query.words[i], alias.words[j], round(similarity, 3), how])
     unmatched_query = sum(w for i, w in enumerate(query.weights) if i not in used_query)
     unmatched_alias = sum(w for j, w in enumerate(alias.weights) if j not in used_alias)
     denominator = matched_weight + 2 * unmatched_query + 2 * EXTRA_LIST_WORD_WEIGHT * unmatched_alias
     score = matched / denominator if denominator else 0.0
     if explain:
+        alignment.sort()
+        alignment = [row[1:] for row in alignment]
         alignment += [[w, None, 0.0, "not in the list name"] for i, w in enumerate(query.words) if i not in used_query]
         alignment += [[None, w, 0.0, "not in the name screened"] for j, w in enumerate(alias.words)
                       if j not in used_alias]
@@ -539,7 +547,7 @@ def build_matcher(snapshot_ids: Iterable[int] | None = None, key: Any = None) ->
         return Matcher([], [], key=key)
     sources = dict(db.session.execute(
         select(ListSnapshot.id, ListSnapshot.source).where(ListSnapshot.id.in_(ids))
-    ).tuples().all())
+    ).all())
     rows = db.session.execute(
         select(ListEntry.id, ListEntry.snapshot_id, ListEntry.external_id, ListEntry.kind, ListEntry.name,
                ListEntry.birth_dates, ListEntry.nationalities, ListEntry.countries, ListEntry.identifiers)
@@ -555,7 +563,7 @@ def build_matcher(snapshot_ids: Iterable[int] | None = None, key: Any = None) ->
     aliases = db.session.execute(
         select(ListAlias.entry_id, ListAlias.name, ListAlias.quality)
         .where(ListAlias.snapshot_id.in_(ids)).order_by(ListAlias.id)
-    ).tuples()
+    )
     return Matcher(entries, aliases, key=key)
 
 
