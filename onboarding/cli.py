@@ -156,4 +156,7 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(rules_cli)
+    from .screening.cli import sanctions_cli
+
+    app.cli.add_command(sanctions_cli)
     app.cli.add_command(jobs_cli)

@@ -42,6 +42,7 @@ def seed_demo() -> list[DemoAccount]:
     from .agreements.operations import publish_bundled_rules
 
     publish_bundled_rules()
+    import_demo_lists()
     accounts: list[DemoAccount] = []
     for email, name, roles, secret in DEMO_STAFF:
         user = find_user_by_email(email)
@@ -67,6 +68,18 @@ def seed_demo() -> list[DemoAccount]:
     accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, no application yet"))
     db.session.flush()
     return accounts
+
+
+def import_demo_lists() -> None:
+    """The bundled OFAC and UN samples, when no list of that source was imported yet."""
+    from importlib.resources import files
+
+    from .screening.lists import current_snapshot, import_list
+
+    folder = files("onboarding.screening").joinpath("demo_lists")
+    for source, path in (("ofac-sdn", folder / "ofac-sample"), ("un-xml", folder / "un-sample" / "consolidated.xml")):
+        if current_snapshot(source) is None:
+            import_list(source, str(path), actor_label="seed-demo")
 
 
 # --- demo applications -------------------------------------------------------------------------
@@ -130,6 +143,10 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
         "name": user.full_name, "date_of_birth": date(1982, 4, 12), "nationality": jurisdiction,
         "residence": jurisdiction, "is_director": True, "is_signatory": True, "title": "Managing Director"})
     ops.add_holding(application, founder, None, Decimal(100))
+    # A director whose name and birth date are on the OFAC sample list: the demo has a hit to review.
+    ops.add_party(application, PERSON, {
+        "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
+        "residence": "BZ", "is_director": True, "title": "Non-executive director"})
     ops.mark_ownership_saved(application, True)
     ops.save_profile(application, {
         "mm_experience_years": 4, "mm_venues": ["Venue A", "Venue B"], "volume_30d_usd": 900_000_000,
