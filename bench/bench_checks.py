@@ -131,7 +131,7 @@ def main() -> dict:
         upgrade()
         from onboarding.accounts.operations import register_applicant
 
-        register_applicant(email="seed@example.com", password="correct horse battery staple", full_name="Seed",
+        register_applicant(email="seed@example.com", password="correct horse battery staple", full_name="Seed",  # noqa: S106
                            legal_name="Seed Ltd", ip="127.0.0.1", send_verification=False)
         db.session.commit()
 

@@ -19,6 +19,7 @@ sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file,
 @click.argument("path", type=click.Path(exists=True))
 def import_command(source: str, path: str, actor_label: str) -> None:
     """Import a sanctions list as the new current snapshot of its source."""
+    from ..jobs import request_job
     from .lists import ListImportError, import_list
 
     try:
@@ -26,11 +27,16 @@ def import_command(source: str, path: str, actor_label: str) -> None:
     except ListImportError as error:
         db.session.rollback()
         raise click.ClickException(f"Import failed, nothing was changed: {error.message}") from error
+    if created:
+        # Ongoing monitoring: every monitored institution is screened again against the new list,
+        # in a job asked for in the same transaction as the import.
+        request_job("screening.rescreen_all", snapshot_id=snapshot.id)
     db.session.commit()
     title = SOURCES[source]
     if created:
         click.echo(f"Imported {title} from {path}: {snapshot.entry_count} entries, {snapshot.alias_count} names "
-                   f"(snapshot #{snapshot.id}, sha256 {snapshot.file_sha256[:16]}...). It is now the current list.")
+                   f"(snapshot #{snapshot.id}, sha256 {snapshot.file_sha256[:16]}...). It is now the current list; "
+                   "monitored institutions are being re-screened.")
     else:
         click.echo(f"{title} from {path} is already the current list (snapshot #{snapshot.id}, "
                    f"{snapshot.entry_count} entries, {snapshot.alias_count} names); nothing changed.")
