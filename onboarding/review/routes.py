@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, or_, select
 
+from ..accounts.models import Institution
 from ..applications.forms import country_name
 from ..applications.models import STATE_LABELS, Application
 from ..applications.queries import ownership_summary
@@ -65,6 +66,9 @@ def case(application_id: int):
                               .order_by(ScreeningHit.score.desc())).all()
     signals = db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)
                                  .order_by(LinkSignal.id)).all()
+    others = {s.other_institution_id for s in signals}
+    institution_names = dict(db.session.execute(
+        select(Institution.id, Institution.legal_name).where(Institution.id.in_(others))).all()) if others else {}
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.subject_type == "application", AuditEvent.subject_id == str(application.id))
         .order_by(AuditEvent.id.desc()).limit(100)).all()
@@ -72,5 +76,5 @@ def case(application_id: int):
         "review/case.html", application=application, documents=documents, by_document=by_document,
         application_results=application_results, hits=hits, signals=signals, events=events,
         summary=ownership_summary(application), names={p.id: p.name for p in application.parties},
-        kinds=ALL_KINDS, link_labels=LINK_SIGNALS, progress=progress_of(application), country_name=country_name,
+        kinds=ALL_KINDS, link_labels=LINK_SIGNALS, institution_names=institution_names, progress=progress_of(application), country_name=country_name,
     )
