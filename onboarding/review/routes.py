@@ -76,5 +76,6 @@ def case(application_id: int):
         "review/case.html", application=application, documents=documents, by_document=by_document,
         application_results=application_results, hits=hits, signals=signals, events=events,
         summary=ownership_summary(application), names={p.id: p.name for p in application.parties},
-        kinds=ALL_KINDS, link_labels=LINK_SIGNALS, institution_names=institution_names, progress=progress_of(application), country_name=country_name,
+        kinds=ALL_KINDS, link_labels=LINK_SIGNALS, institution_names=institution_names,
+        progress=progress_of(application), country_name=country_name,
     )
