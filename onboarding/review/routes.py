@@ -46,6 +46,20 @@ def applications():
                            counts=counts, state_labels=STATE_LABELS)
 
 
+@bp.route("/screening-hits")
+@roles_required()
+def screening_hits():
+    """Review tasks: every possible sanctions match still waiting for a reviewer's decision, including
+    those found by ongoing monitoring after a list update."""
+    rows = db.session.execute(
+        select(ScreeningHit, Institution.legal_name)
+        .join(Institution, Institution.id == ScreeningHit.institution_id)
+        .where(ScreeningHit.disposition == "pending")
+        .order_by(ScreeningHit.found_at.desc(), ScreeningHit.score.desc()).limit(500)
+    ).all()
+    return render_template("review/screening_hits.html", rows=rows)
+
+
 @bp.route("/<int:application_id>")
 @roles_required()
 def case(application_id: int):
