@@ -26,6 +26,8 @@ from onboarding.db import db  # noqa: E402
 
 from .services import PostgresServer, RedisServer  # noqa: E402
 
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite")

@@ -6,35 +6,19 @@ artifacts/e2e/ for review."""
 from __future__ import annotations
 
 import re
-import threading
 import time
-from pathlib import Path
 
 import pyotp
 import pytest
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
 from onboarding.accounts.operations import create_staff
 from onboarding.db import db
 
 from .conftest import ARTIFACTS, last_email, link_in
-from .services import free_port
-
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHOTS = ARTIFACTS / "e2e"
 GOOD_PASSWORD = "correct horse battery staple"
 TOTP_STEP = 30
@@ -46,32 +30,7 @@ expect.set_options(timeout=10_000)
 # Fixtures: a live server on a free local port, and a fresh browser page per test.
 
 
-@pytest.fixture
-def live_app(make_app):
-    """The app served over real HTTP in a background thread; BASE_URL points at it, so links
-    in e-mails open on this server."""
-    app = make_app()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
-    thread.start()
-    try:
-        yield app
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

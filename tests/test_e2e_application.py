@@ -7,37 +7,21 @@ screenshot under artifacts/e2e/application-<nn>-<name>.png for review."""
 from __future__ import annotations
 
 import re
-import threading
-import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
 from onboarding.agreements.operations import publish_bundled_rules
 from onboarding.db import db
 
 from .conftest import ARTIFACTS
 from .factories import PASSWORD, make_applicant
-from .services import free_port
-
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SHOTS = ARTIFACTS / "e2e"
 SHOT_PREFIX = "application"
 EMAIL = "mm@northwind.example"
@@ -46,47 +30,13 @@ BAD_LEI = "5493001KJTIIGC8Y1R13"  # one digit off: fails the ISO 17442 checksum
 
 expect.set_options(timeout=10_000)
 
-# Known app bug, tolerated here so the rest of the journey stays checked: the shareholders table
-# (templates/applications/ownership.html, owners_of macro) indents the ownership chain with an inline
-# style="padding-left: ...", which the Content-Security-Policy (style-src 'self') blocks, so the
-# chain is not indented and Chromium logs a CSP error for every row. Fix: a class per depth (e.g.
-# class="chain-depth-{{ depth }}" with .chain-depth-1 { padding-left: 38px } ... in site.css).
-# Remove this allowance once fixed. Seen occurrences are reported as a warning, not hidden.
-KNOWN_CONSOLE_ERRORS = [
-    (re.compile(r"^Applying inline style violates the following Content Security Policy directive 'style-src"),
-     re.compile(r"/application/ownership(#.*)?$")),
-]
 
 
 # ---------------------------------------------------------------------------
 # Fixtures: a live server on a free local port, a browser, and a page that records problems.
 
 
-@pytest.fixture
-def live_app(make_app, tmp_path):
-    """The app served over real HTTP in a background thread; uploaded documents go to tmp_path."""
-    app = make_app(DOCUMENTS_DIR=str(tmp_path / "documents"))
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
-    thread.start()
-    try:
-        yield app
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _ignored(url: str) -> bool:
@@ -120,20 +70,14 @@ def page(browser, live_app):
         # A re-rendered form with errors answers 422, which Chromium also logs as a failed load.
         if message.text.startswith("Failed to load resource") and "status of 422" in message.text:
             return
-        if any(text.search(message.text) and where.search(location) for text, where in KNOWN_CONSOLE_ERRORS):
-            known.append(f"{message.text[:90]}... ({location})")
-            return
         problems.append(f"console error: {message.text} ({location})")
 
-    known: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", on_console)
     page.on("response", on_response)
     page.problems = problems
     yield page
     context.close()
-    if known:
-        warnings.warn(f"known app bug still present, {len(known)} console errors: {known[0]}", stacklevel=1)
 
 
 class Shots:
