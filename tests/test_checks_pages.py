@@ -105,6 +105,9 @@ def test_a_list_import_rescreens_and_opens_review_tasks_for_new_hits(app, client
     assert len(db.session.scalars(select(ScreeningHit)).all()) == 1, "re-importing does not duplicate hits"
 
     sign_in_staff(client)
+    home = client.get("/staff").get_data(as_text=True)
+    assert "<strong>1</strong> screening hit to review" in home
+    assert "<strong>1</strong> application in document review" in home
     tasks = client.get("/staff/applications/screening-hits").get_data(as_text=True)
     assert "Elvis Angus Logan Morey" in tasks and "Monitoring" in tasks and "LOGAN MOREY, Elvis Angus" in tasks
     case = client.get(f"/staff/applications/{application.id}").get_data(as_text=True)
