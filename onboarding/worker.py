@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 from rq import Worker
@@ -52,4 +53,4 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
         [queue], connection=queue.connection, maintenance_interval=interval, worker_ttl=interval + 16
     )
     worker.flask_app = app
-    worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+    worker.work(burst=burst, logging_level=os.environ.get("WORKER_LOG_LEVEL", "INFO"), with_scheduler=False)

@@ -36,8 +36,8 @@ if [[ -z "${REDIS_URL:-}" && -z "${JOBS_EAGER:-}" ]]; then
 fi
 
 if [[ -n "${REDIS_URL:-}" && -z "${JOBS_EAGER:-}" ]]; then
-  echo "Jobs: Redis at $REDIS_URL with an RQ worker (log: instance/worker.log)."
-  $BIN/flask worker >instance/worker.log 2>&1 &
+  echo "Jobs: Redis at $REDIS_URL with an RQ worker (e-mails it sends are printed here)."
+  WORKER_LOG_LEVEL="${WORKER_LOG_LEVEL:-WARNING}" $BIN/flask worker &
   pids+=($!)
 else
   export JOBS_EAGER=1
