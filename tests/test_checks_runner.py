@@ -21,15 +21,21 @@ from .conftest import WorkerProcess, wait_until
 from .factories import complete_application, make_applicant, submit
 
 
-def result_count(application_id: int) -> int:
+def _read(query):
+    """Read in a short transaction of its own: polling must never hold SQLite's lock while the
+    worker process wants to write."""
     db.session.rollback()
-    return db.session.scalar(select(func.count()).select_from(CheckResult)
-                             .where(CheckResult.application_id == application_id))
+    value = db.session.scalar(query)
+    db.session.rollback()
+    return value
+
+
+def result_count(application_id: int) -> int:
+    return _read(select(func.count()).select_from(CheckResult).where(CheckResult.application_id == application_id))
 
 
 def state_of(application_id: int) -> str:
-    db.session.rollback()
-    return db.session.scalar(select(Application.state).where(Application.id == application_id))
+    return _read(select(Application.state).where(Application.id == application_id))
 
 
 def finished_events(application_id: int) -> int:
