@@ -63,7 +63,9 @@ def register_extensions(app: Flask) -> None:
     from .audit import models as _audit  # noqa: F401
     from .checks import models as _checks  # noqa: F401
     from .documents import models as _documents  # noqa: F401
+    from .letters import models as _letters  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .review import models as _review  # noqa: F401
     from .screening import models as _screening  # noqa: F401
 
 

@@ -17,6 +17,9 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
+# Approval letters are rendered by WeasyPrint, which needs Pango and a font.
+bash scripts/ensure-packages.sh "/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0=libpangoft2-1.0-0" \
+  /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf=fonts-dejavu-core || true
 $BIN/flask db upgrade || { echo "Database migration failed."; exit 1; }
 $BIN/flask seed-demo || { echo "Loading demo data failed."; exit 1; }
 

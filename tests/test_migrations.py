@@ -25,7 +25,7 @@ EXPECTED_TABLES = {
     "audit_events", "email_messages", "institutions", "login_attempts", "outbox_jobs", "recovery_codes",
     "staff_roles", "users", "applications", "application_parties", "ownership_links", "documents",
     "rule_versions", "agreements", "check_results", "sanctions_lists", "sanctions_entries", "sanctions_aliases",
-    "screening_hits", "link_signals",
+    "screening_hits", "link_signals", "case_notes", "change_requests", "qualification_reviews", "approval_letters",
 }
 
 

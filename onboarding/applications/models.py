@@ -57,6 +57,26 @@ class Application(db.Model):
     # Optimistic locking: two writers on one application cannot both win.
     lock_version: Mapped[int] = mapped_column(default=1)
 
+    # Review: who works the case in its current queue, and by when (deadline per risk band).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    # Who asked for changes: the resubmitted case goes back to them.
+    changes_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # High risk, or linked to a restricted institution: approval needs a compliance officer's sign-off.
+    needs_compliance_signoff: Mapped[bool] = mapped_column(default=False)
+    compliance_signoff_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    compliance_signoff_at: Mapped[datetime | None]
+    compliance_signoff_note: Mapped[str | None] = mapped_column(Text)
+    # Rejection: a category the applicant sees, and notes they never see.
+    decision_category: Mapped[str | None] = mapped_column(String(40))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    # What qualification granted (copied from the qualification review; read by API keys).
+    granted_scopes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    rate_tier: Mapped[str | None] = mapped_column(String(20))
+    max_keys: Mapped[int | None]
+
     # Step 1: company.
     legal_name: Mapped[str | None] = mapped_column(String(300))
     trading_names: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
@@ -103,6 +123,8 @@ class Application(db.Model):
 
     __mapper_args__ = {"version_id_col": lock_version}
     __table_args__ = (
+        # The queues: one state, ordered by due date.
+        Index("ix_applications_state_due_at", "state", "due_at"),
         # One open application per institution, enforced by the database as well.
         Index(
             "uq_applications_one_open_per_institution", "institution_id", unique=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
@@ -31,6 +31,12 @@ class Document(db.Model):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Set when the malware scan finds something: the file is no longer served to anyone.
     quarantined_at: Mapped[datetime | None]
+    # The document reviewer's decision: pending, accepted, rejected or reupload (a new file is needed).
+    review_status: Mapped[str] = mapped_column(String(12), default="pending")
+    review_reason: Mapped[str | None] = mapped_column(String(40))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
 
     @property
     def requirement_key(self) -> str:

@@ -1,0 +1,1 @@
+"""Approval letters: rendered to PDF on approval, stored with their hash, verifiable by a public code."""
