@@ -39,6 +39,19 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _deadlines(text: str) -> dict[str, int]:
+    """'low:5,medium:3,high:2' -> {'low': 5, 'medium': 3, 'high': 2}."""
+    deadlines = {}
+    for item in text.split(","):
+        band, _, days = item.strip().partition(":")
+        if band not in ("low", "medium", "high") or not days.strip().isdigit() or int(days) < 1:
+            raise ConfigError(f"REVIEW_DEADLINE_DAYS must look like 'low:5,medium:3,high:2', got {text!r}")
+        deadlines[band] = int(days)
+    if set(deadlines) != {"low", "medium", "high"}:
+        raise ConfigError("REVIEW_DEADLINE_DAYS must give a deadline for each of low, medium and high")
+    return deadlines
+
+
 def from_environment(env: str) -> dict[str, Any]:
     """Build the configuration mapping from the process environment, for environment `env`."""
     development = env in ("development", "testing")
@@ -80,6 +93,8 @@ def from_environment(env: str) -> dict[str, Any]:
         "CLAMD_PORT": _int("CLAMD_PORT", 3310),
         "CHECKS_PAUSE_SECONDS": float(os.environ.get("CHECKS_PAUSE_SECONDS", "0")),
         "SCREENING_THRESHOLD": float(os.environ.get("SCREENING_THRESHOLD", "0.70")),
+        # Review deadline per risk band, counted from when a case enters a review queue.
+        "REVIEW_DEADLINE_DAYS": _deadlines(os.environ.get("REVIEW_DEADLINE_DAYS", "low:5,medium:3,high:2")),
         "HIGH_RISK_JURISDICTIONS": [
             code.strip().upper() for code in os.environ.get(
                 "HIGH_RISK_JURISDICTIONS", "KP,IR,MM,SY,CU,RU,BY,VE,AF,YE,SS,LY,SO,HT,ML,NI"

@@ -58,6 +58,18 @@ ACTION_LABELS = {
     "document.removed": "Document removed",
     "document.downloaded": "Document downloaded",
     "agreement.recorded": "Rules agreed",
+    "application.documents_accepted": "Documents accepted",
+    "application.qualify": "Qualification recorded",
+    "application.send_back": "Sent back to qualification review",
+    "application.claimed": "Case claimed",
+    "application.released": "Case released",
+    "application.assigned": "Case assigned",
+    "application.compliance_signoff": "Compliance sign-off",
+    "application.note_added": "Internal note added",
+    "document.reviewed": "Document reviewed",
+    "screening.hit_dispositioned": "Screening hit dispositioned",
+    "linked.signal_reviewed": "Linked-applicant signal reviewed",
+    "institution.activated": "Institution activated",
 }
 
 INSTITUTION_STATUS_LABELS = {
@@ -81,6 +93,22 @@ def day(value) -> str:
     return value.strftime("%d %b %Y").lstrip("0") if value else "–"
 
 
+def age(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago (or, for a future time, how far ahead): '3 d 4 h', '5 h', '12 min'."""
+    if value is None:
+        return "–"
+    from .db import utcnow
+
+    seconds = abs(((now or utcnow()) - value).total_seconds())
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h"
+    return f"{max(rest // 60, 1)} min"
+
+
 def humanise_action(action: str) -> str:
     return ACTION_LABELS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
 
@@ -91,6 +119,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["action"] = humanise_action
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["age"] = age
     app.jinja_env.filters["institution_status"] = lambda status: INSTITUTION_STATUS_LABELS.get(status, status)
     app.jinja_env.globals["ROLE_LABELS"] = STAFF_ROLES
     app.jinja_env.globals["APP_NAME"] = "Institutional API Access"

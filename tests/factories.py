@@ -97,3 +97,67 @@ def submit(application: Application, user: User) -> None:
                            rules_version_id=rules.id, shown_sha256=rules.sha256, ip="198.51.100.7",
                            user_agent="pytest")
     db.session.commit()
+
+
+# --- staff review -----------------------------------------------------------------------------------
+
+def make_staff(email: str, name: str, roles: list[str]) -> User:
+    from onboarding.accounts.operations import create_staff, find_user_by_email
+
+    user = find_user_by_email(email) or create_staff(email=email, full_name=name, password=PASSWORD, roles=roles)
+    db.session.commit()
+    return user
+
+
+def review_team() -> dict[str, User]:
+    """One staff member per role, as the four-eyes rule wants them."""
+    return {
+        "documents": make_staff("dana@exchange.example", "Dana Documents", ["document_reviewer"]),
+        "qualification": make_staff("quinn@exchange.example", "Quinn Qualify", ["qualification_reviewer"]),
+        "approver": make_staff("avery@exchange.example", "Avery Approver", ["approver"]),
+        "compliance": make_staff("casey@exchange.example", "Casey Compliance", ["compliance"]),
+        "admin": make_staff("alex@exchange.example", "Alex Admin", ["admin"]),
+    }
+
+
+QUALIFICATION_SCORES = {code: (4, f"{code} looks solid") for code in
+                        ("experience", "volume", "capital", "obligations", "order_rate", "regulatory")}
+
+
+def accept_documents(application: Application, reviewer: User) -> None:
+    """Claim the case in document review, accept every document and disposition what is pending."""
+    from sqlalchemy import select
+
+    from onboarding.documents.models import Document
+    from onboarding.review import operations as review
+    from onboarding.screening.models import LinkSignal, ScreeningHit
+
+    review.claim(application, reviewer)
+    for document in db.session.scalars(select(Document).where(Document.application_id == application.id)):
+        if document.review_status != "accepted":
+            review.decide_document(application, document, "accepted", None, None, reviewer)
+    for hit in db.session.scalars(select(ScreeningHit).where(ScreeningHit.institution_id == application.institution_id,
+                                                              ScreeningHit.disposition == "pending")):
+        review.dispose_hit(application, hit, "false_positive", "Different date of birth and nationality.", reviewer)
+    for signal in db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id,
+                                                               LinkSignal.status == "open")):
+        review.review_signal(application, signal, "dismissed", "Unrelated firm.", reviewer)
+    review.accept_documents(application, reviewer)
+    db.session.commit()
+
+
+def qualify(application: Application, reviewer: User, scopes=("market:read", "spot:trade")) -> None:
+    from onboarding.review import operations as review
+
+    review.claim(application, reviewer)
+    review.qualify(application, scores=QUALIFICATION_SCORES, granted_scopes=list(scopes), rate_tier="professional",
+                   max_keys=10, summary="Strong desk.", user=reviewer)
+    db.session.commit()
+
+
+def approve(application: Application, approver: User) -> None:
+    from onboarding.review import operations as review
+
+    review.claim(application, approver)
+    review.approve(application, approver)
+    db.session.commit()

@@ -22,11 +22,7 @@ MESSAGES = {
         "Our review team asks you to change some parts of application {reference}.",
         "Sign in to see exactly what to fix, make the changes and submit again.",
     ),
-    "approve": (
-        "Application {reference} approved",
-        "Your application {reference} for API access has been approved.",
-        "Sign in to download your approval letter and create API keys.",
-    ),
+    # "approve" is sent by the letter job, with the approval letter attached.
     "reject": (
         "Decision on application {reference}",
         "We are unable to grant API access on application {reference}.",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
 
 from ..accounts.models import User
 from ..audit.operations import record
@@ -90,6 +93,78 @@ def four_eyes(application: Application, actor: Actor) -> str | None:
     return None
 
 
+def assigned_to_actor(application: Application, actor: Actor) -> str | None:
+    if application.assignee_id is None:
+        return "Claim this case before deciding on it: only the assigned reviewer decides."
+    if actor.user is None or application.assignee_id != actor.user.id:
+        from ..db import db
+
+        assignee = db.session.get(User, application.assignee_id)
+        return (f"This case is assigned to {assignee.full_name if assignee else 'another reviewer'}; only the "
+                "assignee can decide on it. An admin can reassign it.")
+    return None
+
+
+def screening_hits_disposed(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import pending_hit_count
+
+    pending = pending_hit_count(application)
+    if pending:
+        return (f"{pending} possible sanctions match(es) still need a disposition (true match or false positive, "
+                "with a reason).")
+    return None
+
+
+def no_confirmed_sanctions_match(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import true_match_count
+
+    if true_match_count(application):
+        return "A sanctions match was confirmed as a true match: this application can only be rejected."
+    return None
+
+
+def link_signals_reviewed(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import open_signal_count
+
+    count = open_signal_count(application)
+    if count:
+        return f"{count} linked-applicant signal(s) still need to be confirmed or dismissed."
+    return None
+
+
+def documents_all_accepted(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import documents_not_accepted
+
+    waiting = documents_not_accepted(application)
+    if waiting:
+        return (f"{len(waiting)} document(s) are not accepted yet. Accept each document, or request changes "
+                "for those that need a new file.")
+    return None
+
+
+def qualification_scored(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import current_qualification
+
+    if current_qualification(application) is None:
+        return "Score the qualification criteria and grant access before qualifying."
+    return None
+
+
+def change_items_listed(application: Application, actor: Actor) -> str | None:
+    from ..review.queries import open_change_requests
+
+    if not open_change_requests(application):
+        return "List at least one item the applicant must change."
+    return None
+
+
+def compliance_signed_off(application: Application, actor: Actor) -> str | None:
+    if application.needs_compliance_signoff and application.compliance_signoff_at is None:
+        return ("This case is high risk or linked to a restricted institution: a compliance officer must sign it "
+                "off before it can be approved.")
+    return None
+
+
 def own_institution(application: Application, actor: Actor) -> str | None:
     if actor.user is None or actor.user.institution_id != application.institution_id:
         return "Only users of the applying institution can do this."
@@ -103,15 +178,24 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
     (DRAFT, "submit"): _SUBMIT,
     (CHANGES_REQUESTED, "submit"): _SUBMIT,
     (CHECKING, "checks_done"): Rule(DOCUMENT_REVIEW, SYSTEM),
-    (DOCUMENT_REVIEW, "documents_accepted"): Rule(QUALIFICATION_REVIEW, STAFF, ("document_reviewer",)),
-    (DOCUMENT_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("document_reviewer",)),
-    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",)),
-    (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",)),
-    (QUALIFICATION_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("qualification_reviewer",)),
-    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",)),
-    (PENDING_APPROVAL, "approve"): Rule(APPROVED, STAFF, ("approver",), guards=(four_eyes,)),
-    (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",)),
-    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",)),
+    (DOCUMENT_REVIEW, "documents_accepted"): Rule(
+        QUALIFICATION_REVIEW, STAFF, ("document_reviewer",),
+        guards=(assigned_to_actor, screening_hits_disposed, no_confirmed_sanctions_match, link_signals_reviewed,
+                documents_all_accepted)),
+    (DOCUMENT_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("document_reviewer",),
+                                               guards=(assigned_to_actor, change_items_listed)),
+    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",), guards=(assigned_to_actor,)),
+    (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",),
+                                            guards=(assigned_to_actor, qualification_scored)),
+    (QUALIFICATION_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("qualification_reviewer",),
+                                                    guards=(assigned_to_actor, change_items_listed)),
+    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",), guards=(assigned_to_actor,)),
+    (PENDING_APPROVAL, "approve"): Rule(
+        APPROVED, STAFF, ("approver",),
+        guards=(assigned_to_actor, four_eyes, screening_hits_disposed, no_confirmed_sanctions_match,
+                link_signals_reviewed, compliance_signed_off)),
+    (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",), guards=(assigned_to_actor,)),
+    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",), guards=(assigned_to_actor,)),
     **{
         (state, "withdraw"): _WITHDRAW
         for state in STATE_LABELS
@@ -167,11 +251,16 @@ def transition(application: Application, action: str, actor: Actor, *, details: 
         application.check_round += 1
     if action == "qualify":
         application.qualified_by_id = actor.user.id
+    if action == "request_changes":
+        application.changes_requested_by_id = actor.user.id
+    if rule.target in (APPROVED, REJECTED):
+        application.decided_at = now
+    _route_to_queue(application, action)
     record(
         f"application.{action}", "application", application.id,
         {"from": source, "to": rule.target, "reference": application.reference, **(details or {})},
     )
-    _after(application, source, action)
+    _after(application, source, action, actor)
     return rule.target
 
 
@@ -183,11 +272,48 @@ def _past(action: str) -> str:
     }.get(action, action)
 
 
-def _after(application: Application, source: str, action: str) -> None:
+REVIEW_QUEUE_ROLES = {
+    DOCUMENT_REVIEW: "document_reviewer",
+    QUALIFICATION_REVIEW: "qualification_reviewer",
+    PENDING_APPROVAL: "approver",
+}
+
+
+def _route_to_queue(application: Application, action: str) -> None:
+    """A case changing state leaves its reviewer and gets the deadline of its new queue. A resubmitted
+    case goes back to the reviewer who asked for the changes, when they can still take it."""
+    application.assignee_id = application.assigned_at = None
+    application.due_at = None
+    if application.state not in REVIEW_QUEUE_ROLES:
+        return
+    now = utcnow()
+    application.due_at = now + review_deadline(application.risk_band)
+    if action == "checks_done" and application.changes_requested_by_id:
+        from ..db import db
+
+        reviewer = db.session.get(User, application.changes_requested_by_id)
+        if reviewer is not None and reviewer.is_active and reviewer.has_role(REVIEW_QUEUE_ROLES[application.state]):
+            application.assignee_id, application.assigned_at = reviewer.id, now
+
+
+def review_deadline(risk_band: str | None) -> timedelta:
+    days = current_app.config["REVIEW_DEADLINE_DAYS"]
+    return timedelta(days=days.get(risk_band or "medium", days["medium"]))
+
+
+def _after(application: Application, source: str, action: str, actor: Actor) -> None:
     """Jobs and e-mails that follow a transition, queued in the same transaction."""
     from ..jobs import request_job
     from .notifications import notify_applicant
 
     if application.state == CHECKING:
         request_job("applications.run_checks", application_id=application.id)
+    if action == "submit":
+        from ..review.operations import after_submission
+
+        after_submission(application)
+    if action == "approve":
+        from ..review.operations import after_approval
+
+        after_approval(application, actor)
     notify_applicant(application, action)

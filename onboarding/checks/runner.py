@@ -67,6 +67,9 @@ def _risk(application: Application) -> Finding:
     score, band, reasons = assess(application)
     application.risk_score, application.risk_band = score, band
     application.risk_reasons = [{"code": r.code, "points": r.points, "text": r.text} for r in reasons]
+    from ..review.operations import refresh_signoff_requirement
+
+    refresh_signoff_requirement(application)
     outcome = FLAG if band == "high" else PASS
     return Finding("risk.score", outcome, f"Risk score {score} ({band}).",
                    {"score": score, "band": band, "reasons": application.risk_reasons})

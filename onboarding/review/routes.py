@@ -1,52 +1,68 @@
-"""Staff pages: every application with its state and risk, and a case page with the automated
-check results, screening hits, linked-applicant signals and the risk reasons."""
+"""Staff pages: the review queues, the list of every application, the screening-hit tasks and the case
+page with everything a reviewer needs to decide. The decisions themselves are in decisions.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
-from sqlalchemy import func, or_, select
+from flask import Blueprint, abort, has_request_context, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
 
-from ..accounts.models import Institution
+from ..accounts.models import Institution, User
+from ..agreements.models import Agreement
 from ..applications.forms import country_name
 from ..applications.models import STATE_LABELS, Application
 from ..applications.queries import ownership_summary
+from ..applications.states import allowed_actions
 from ..audit.models import AuditEvent
 from ..checks.queries import progress_of, results_for
-from ..db import db
+from ..db import db, utcnow
 from ..documents.models import Document
 from ..documents.requirements import ALL_KINDS
 from ..screening.models import LINK_SIGNALS, LinkSignal, ScreeningHit
 from ..security import roles_required
+from . import operations as ops
+from .models import CaseNote
+from .ownership_chart import ownership_tree
+from .qualification import CRITERIA, DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, MAX_SCORE, RATE_TIERS, SCOPES, TRADE_SCOPES
+from .queries import all_change_requests, latest_qualification
+from .queues import QUEUES, SORTS, Filters, queue_counts, queue_page
 
-bp = Blueprint("review", __name__, url_prefix="/staff/applications")
-
-PAGE_SIZE = 50
+bp = Blueprint("review", __name__, url_prefix="/staff")
 
 
-@bp.route("")
+@bp.app_context_processor
+def queue_navigation():
+    """Queue counts for the staff navigation, on every staff page (one statement)."""
+    if has_request_context() and current_user and current_user.is_authenticated and current_user.is_staff:
+        return {"queue_counts": queue_counts(), "queues": QUEUES}
+    return {}
+
+
+def _list_page(queue_code: str | None):
+    queue = QUEUES.get(queue_code) if queue_code else None
+    if queue_code and queue is None:
+        abort(404)
+    filters = Filters.from_args(request.args)
+    page = queue_page(queue, filters, current_user.id)
+    staff = db.session.execute(select(User.id, User.full_name).where(User.kind == "staff")
+                               .order_by(User.full_name)).all()
+    return render_template("review/queue.html", queue=queue, filters=filters, result=page, now=utcnow(),
+                           sorts=SORTS, state_labels=STATE_LABELS, staff=staff, country_name=country_name)
+
+
+@bp.route("/queues/<code>")
+@roles_required()
+def queue(code: str):
+    return _list_page(code)
+
+
+@bp.route("/applications")
 @roles_required()
 def applications():
-    state = request.args.get("state", "")
-    search = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    query = select(Application).where(Application.submitted_at.is_not(None))
-    if state in STATE_LABELS:
-        query = query.where(Application.state == state)
-    if search:
-        like = f"%{search}%"
-        query = query.where(or_(Application.legal_name.ilike(like), Application.reference.ilike(like),
-                                Application.registration_number.ilike(like)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(query.order_by(Application.submitted_at.desc())
-                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    counts = dict(db.session.execute(select(Application.state, func.count()).where(
-        Application.submitted_at.is_not(None)).group_by(Application.state)).all())
-    return render_template("review/applications.html", applications=rows, total=total, page=page,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), state=state, search=search,
-                           counts=counts, state_labels=STATE_LABELS)
+    return _list_page(None)
 
 
-@bp.route("/screening-hits")
+@bp.route("/applications/screening-hits")
 @roles_required()
 def screening_hits():
     """Review tasks: every possible sanctions match still waiting for a reviewer's decision, including
@@ -60,12 +76,19 @@ def screening_hits():
     return render_template("review/screening_hits.html", rows=rows)
 
 
-@bp.route("/<int:application_id>")
+@bp.route("/applications/<int:application_id>")
 @roles_required()
 def case(application_id: int):
     application = db.session.get(Application, application_id)
     if application is None or application.submitted_at is None:
         abort(404)
+    return render_case(application)
+
+
+def render_case(application: Application, *, status: int = 200, posted: dict | None = None,
+                posted_form: str = "", error=None):
+    """The case page. After a refused decision it is shown again with what the reviewer typed
+    (`posted`) in the form they used (`posted_form`), so nothing typed is lost."""
     results = results_for(application)
     documents = db.session.scalars(select(Document).where(Document.application_id == application.id)
                                    .order_by(Document.id)).all()
@@ -77,19 +100,54 @@ def case(application_id: int):
         else:
             application_results.append(result)
     hits = db.session.scalars(select(ScreeningHit).where(ScreeningHit.institution_id == application.institution_id)
-                              .order_by(ScreeningHit.score.desc())).all()
+                              .order_by(ScreeningHit.disposition != "pending", ScreeningHit.score.desc())).all()
     signals = db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)
-                                 .order_by(LinkSignal.id)).all()
+                                 .order_by(LinkSignal.status != "open", LinkSignal.id)).all()
     others = {s.other_institution_id for s in signals}
-    institution_names = dict(db.session.execute(
-        select(Institution.id, Institution.legal_name).where(Institution.id.in_(others))).all()) if others else {}
+    institutions = {i.id: i for i in db.session.scalars(select(Institution).where(Institution.id.in_(others)))} \
+        if others else {}
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.subject_type == "application", AuditEvent.subject_id == str(application.id))
-        .order_by(AuditEvent.id.desc()).limit(100)).all()
+        .order_by(AuditEvent.id.desc()).limit(200)).all()
+    notes = db.session.scalars(select(CaseNote).where(CaseNote.application_id == application.id)
+                               .order_by(CaseNote.id.desc())).all()
+    agreements = db.session.scalars(select(Agreement).where(Agreement.institution_id == application.institution_id)
+                                    .order_by(Agreement.id.desc())).all()
+    user_ids = {application.assignee_id, application.qualified_by_id, application.compliance_signoff_by_id,
+                *(h.disposed_by_id for h in hits), *(s.reviewed_by_id for s in signals),
+                *(d.reviewed_by_id for d in documents)} - {None}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    summary = ownership_summary(application)
+    from ..letters.queries import letter_for
+
     return render_template(
         "review/case.html", application=application, documents=documents, by_document=by_document,
-        application_results=application_results, hits=hits, signals=signals, events=events,
-        summary=ownership_summary(application), names={p.id: p.name for p in application.parties},
-        kinds=ALL_KINDS, link_labels=LINK_SIGNALS, institution_names=institution_names,
-        progress=progress_of(application), country_name=country_name,
-    )
+        application_results=application_results, hits=hits, signals=signals, events=events, notes=notes,
+        agreements=agreements, people=people, summary=summary, tree=ownership_tree(application, summary),
+        names={p.id: p.name for p in application.parties}, kinds=ALL_KINDS, link_labels=LINK_SIGNALS,
+        institutions=institutions, progress=progress_of(application), country_name=country_name,
+        actions=allowed_actions(application), change_requests=all_change_requests(application),
+        qualification=latest_qualification(application), assignees=ops.eligible_assignees(application),
+        letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
+        error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
+        rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
+        state_labels=STATE_LABELS, blockers=blockers(application),
+    ), status
+
+
+# The action that moves a case forward from each review state, for the "before you can ..." list.
+FORWARD = {"document_review": "documents_accepted", "qualification_review": "qualify", "pending_approval": "approve"}
+
+
+def blockers(application: Application) -> list[str]:
+    """What still stands between the case and its next step, as the transition guards word it.
+    (Assignment and the qualification form are shown by the page itself.)"""
+    from ..applications.states import TRANSITIONS, Actor, assigned_to_actor, qualification_scored
+
+    action = FORWARD.get(application.state)
+    if action is None:
+        return []
+    rule = TRANSITIONS[(application.state, action)]
+    actor = Actor(current_user._get_current_object())
+    return [reason for guard in rule.guards if guard not in (assigned_to_actor, qualification_scored)
+            and (reason := guard(application, actor))]

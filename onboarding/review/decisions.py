@@ -1,0 +1,239 @@
+"""The reviewer's actions on a case page, one POST route each. Every route locks the case, checks the
+version of the page the reviewer saw, lets the operation decide, and commits or refuses as a whole."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts.models import User
+from ..applications.models import Application
+from ..db import db
+from ..documents.models import Document
+from ..documents.operations import associated_data
+from ..documents.storage import TamperedDocument, document_store
+from ..errors import OperationRefused, error_page
+from ..screening.models import LinkSignal, ScreeningHit
+from ..security import roles_required
+from . import operations as ops
+from .preview import PreviewUnavailable, render_preview
+from .qualification import CRITERIA
+from .routes import render_case
+
+bp = Blueprint("decisions", __name__, url_prefix="/staff/applications/<int:application_id>")
+
+
+class CaseForm(FlaskForm):
+    """CSRF protection for every case form; the fields are read and checked by the operations."""
+
+
+def _seen_version() -> int | None:
+    value = request.form.get("version", "")
+    return int(value) if value.isdigit() else None
+
+
+def _act(application_id: int, form_name: str, operation: Callable[[Application], str], *,
+         anchor: str = "", check_version: bool = True):
+    """Run `operation` on the locked case; it returns the success message. On refusal nothing is saved
+    and the case page is shown again with the reviewer's input and the reason."""
+    form = CaseForm()
+    if not form.validate_on_submit():
+        return error_page(400, "The form expired or was not sent from this site. Reload the case and try again.")
+    try:
+        application = ops.lock_case(application_id, _seen_version() if check_version else None)
+        if application is None:
+            abort(404)
+        message = operation(application)
+        db.session.commit()
+    except OperationRefused as refusal:
+        db.session.rollback()
+        application = db.session.get(Application, application_id)
+        if application is None:
+            abort(404)
+        status = 409 if refusal.message == ops.STALE or "claimed this case first" in refusal.message else 422
+        return render_case(application, status=status, posted=request.form.to_dict(flat=False),
+                           posted_form=form_name, error=refusal)
+    except StaleDataError:
+        db.session.rollback()
+        application = db.session.get(Application, application_id)
+        return render_case(application, status=409, posted=request.form.to_dict(flat=False), posted_form=form_name,
+                           error=OperationRefused(ops.STALE))
+    flash(message, "success")
+    return redirect(url_for("review.case", application_id=application_id) + (f"#{anchor}" if anchor else ""),
+                    code=303)
+
+
+def _get(model, object_id: int):
+    item = db.session.get(model, object_id)
+    if item is None:
+        abort(404)
+    return item
+
+
+@bp.post("/claim")
+@roles_required()
+def claim(application_id: int):
+    def run(application):
+        ops.claim(application, current_user)
+        return "The case is assigned to you."
+    return _act(application_id, "claim", run)
+
+
+@bp.post("/release")
+@roles_required()
+def release(application_id: int):
+    def run(application):
+        ops.release(application, current_user)
+        return "The case is back in its queue, unassigned."
+    return _act(application_id, "assign", run)
+
+
+@bp.post("/assign")
+@roles_required("admin")
+def assign(application_id: int):
+    def run(application):
+        value = request.form.get("assignee_id", "")
+        assignee = db.session.get(User, int(value)) if value.isdigit() else None
+        ops.assign(application, assignee, current_user)
+        return f"The case is assigned to {assignee.full_name}."
+    return _act(application_id, "assign", run)
+
+
+@bp.post("/documents/<int:document_id>/decision")
+@roles_required()
+def document_decision(application_id: int, document_id: int):
+    def run(application):
+        document = _get(Document, document_id)
+        decision = request.form.get("decision", "")
+        ops.decide_document(application, document, decision, request.form.get("reason") or None,
+                            request.form.get("comment"), current_user)
+        return f"{document.filename}: {ops.DOCUMENT_DECISIONS[decision].lower()} recorded."
+    return _act(application_id, f"document-{document_id}", run, anchor=f"document-{document_id}")
+
+
+@bp.post("/hits/<int:hit_id>/disposition")
+@roles_required()
+def hit_disposition(application_id: int, hit_id: int):
+    def run(application):
+        hit = _get(ScreeningHit, hit_id)
+        disposition = request.form.get("disposition", "")
+        ops.dispose_hit(application, hit, disposition, request.form.get("reason"), current_user)
+        return f"{hit.subject_name}: recorded as {ops.HIT_DISPOSITIONS[disposition].lower()}."
+    return _act(application_id, f"hit-{hit_id}", run, anchor="hits")
+
+
+@bp.post("/signals/<int:signal_id>/review")
+@roles_required()
+def signal_review(application_id: int, signal_id: int):
+    def run(application):
+        signal = _get(LinkSignal, signal_id)
+        status = request.form.get("status", "")
+        ops.review_signal(application, signal, status, request.form.get("note"), current_user)
+        return f"Signal {status}."
+    return _act(application_id, f"signal-{signal_id}", run, anchor="links")
+
+
+@bp.post("/notes")
+@roles_required()
+def add_note(application_id: int):
+    def run(application):
+        ops.add_note(application, request.form.get("body"), current_user)
+        return "Note added."
+    return _act(application_id, "note", run, anchor="notes", check_version=False)
+
+
+@bp.post("/signoff")
+@roles_required("compliance")
+def signoff(application_id: int):
+    def run(application):
+        ops.compliance_signoff(application, request.form.get("note"), current_user)
+        return "Compliance sign-off recorded."
+    return _act(application_id, "signoff", run)
+
+
+@bp.post("/accept-documents")
+@roles_required()
+def accept_documents(application_id: int):
+    def run(application):
+        ops.accept_documents(application, current_user)
+        return "Documents accepted: the case moves to qualification review."
+    return _act(application_id, "decision", run)
+
+
+@bp.post("/request-changes")
+@roles_required()
+def request_changes(application_id: int):
+    def run(application):
+        steps = request.form.getlist("item_step")
+        messages = request.form.getlist("item_message")
+        created = ops.request_changes(application, list(zip(steps, messages, strict=False)), current_user)
+        return f"Changes requested ({len(created)} item{'s' if len(created) != 1 else ''}). The applicant is told."
+    return _act(application_id, "request_changes", run)
+
+
+@bp.post("/qualify")
+@roles_required()
+def qualify(application_id: int):
+    def run(application):
+        scores = {}
+        for criterion in CRITERIA:
+            raw = request.form.get(f"{criterion.code}_score", "")
+            scores[criterion.code] = (int(raw) if raw.isdigit() else None, request.form.get(f"{criterion.code}_note"))
+        raw_keys = request.form.get("max_keys", "")
+        ops.qualify(application, scores=scores, granted_scopes=request.form.getlist("granted_scopes"),
+                    rate_tier=request.form.get("rate_tier"), max_keys=int(raw_keys) if raw_keys.isdigit() else None,
+                    summary=request.form.get("summary"), user=current_user)
+        return "Qualification recorded: the case waits for an approver."
+    return _act(application_id, "qualify", run)
+
+
+@bp.post("/approve")
+@roles_required()
+def approve(application_id: int):
+    def run(application):
+        ops.approve(application, current_user)
+        return "Approved. The institution is active; its approval letter is being prepared and e-mailed."
+    return _act(application_id, "decision", run)
+
+
+@bp.post("/send-back")
+@roles_required()
+def send_back(application_id: int):
+    def run(application):
+        ops.send_back(application, request.form.get("reason"), current_user)
+        return "Sent back to qualification review."
+    return _act(application_id, "send_back", run)
+
+
+@bp.post("/reject")
+@roles_required()
+def reject(application_id: int):
+    def run(application):
+        ops.reject(application, request.form.get("category"), request.form.get("note"), current_user)
+        return "Application rejected. The applicant is told the reason category, never the internal notes."
+    return _act(application_id, "reject", run)
+
+
+@bp.get("/documents/<int:document_id>/preview.png")
+@roles_required()
+def document_preview(application_id: int, document_id: int):
+    document = db.session.get(Document, document_id)
+    if document is None or document.application_id != application_id:
+        abort(404)
+    if document.quarantined_at is not None:
+        return error_page(403, "This file was quarantined by the malware scan and is not rendered.")
+    try:
+        data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
+        png = render_preview(data, document.content_type)
+    except PreviewUnavailable as exc:
+        return error_page(422, str(exc))
+    except (TamperedDocument, FileNotFoundError) as exc:
+        current_app.logger.error("document %s cannot be previewed: %r", document.id, exc)
+        return error_page(500, "This document's stored file failed its integrity check, so it is not shown.")
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
