@@ -123,6 +123,10 @@ def document_problems(app: Application) -> list[Problem]:
             continue
         for message in date_problems(requirement.kind, document.issue_date, document.expiry_date).values():
             problems.append(Problem("documents", f"{label}: {message}", requirement.key))
+        if document.review_status in ("reupload", "rejected"):
+            # A reviewer turned this file down: only a new upload (a new record) clears it.
+            problems.append(Problem("documents", f"{label}: our reviewers need a new file. Upload a replacement.",
+                                    requirement.key))
     return problems
 
 

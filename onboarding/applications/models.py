@@ -125,6 +125,13 @@ class Application(db.Model):
     __table_args__ = (
         # The queues: one state, ordered by due date.
         Index("ix_applications_state_due_at", "state", "due_at"),
+        Index("ix_applications_state_risk_score", "state", "risk_score"),
+        # The list of every application, newest first.
+        Index("ix_applications_submitted_at", "submitted_at"),
+        # The compliance queue: the few cases still waiting for a sign-off.
+        Index("ix_applications_awaiting_signoff", "state",
+              sqlite_where=db.text("needs_compliance_signoff = 1 AND compliance_signoff_at IS NULL"),
+              postgresql_where=db.text("needs_compliance_signoff AND compliance_signoff_at IS NULL")),
         # One open application per institution, enforced by the database as well.
         Index(
             "uq_applications_one_open_per_institution", "institution_id", unique=True,

@@ -68,9 +68,12 @@ def _commit_or_explain() -> bool:
 
 
 def _step_context(application: Application, step: str) -> dict:
+    from ..review.queries import open_change_requests
+
     return {
         "application": application, "step": step, "steps": STEPS, "status": step_status(application),
         "readonly": not application.is_editable, "confirm_form": ConfirmForm(), "country_name": country_name,
+        "change_requests": open_change_requests(application) if application.state == "changes_requested" else [],
     }
 
 
@@ -443,9 +446,15 @@ def status():
     colleagues = {u.id: u.email for u in current_user.institution.users}
     from ..checks.queries import applicant_check_view
 
+    from ..letters.queries import letter_for
+    from ..review.operations import REJECTION_CATEGORIES
+    from ..review.queries import open_change_requests
+
     return render_template(
         "applications/status.html", application=application, events=_grouped(events),
-        checks=applicant_check_view(application),
+        checks=applicant_check_view(application), change_requests=open_change_requests(application),
+        rejection_reason=REJECTION_CATEGORIES.get(application.decision_category or ""),
+        letter=letter_for(application.id) if application.state == "approved" else None,
         who=lambda event: "you" if event.actor_id == current_user.id else colleagues.get(
             event.actor_id, "automated checks" if event.actor_label == "system" else "our review team"),
         can_withdraw="withdraw" in allowed_actions(application), confirm_form=ConfirmForm(),
@@ -481,7 +490,7 @@ APPLICANT_VISIBLE_ACTIONS = (
     "application.party_updated", "application.party_removed", "application.holding_added",
     "application.holding_removed", "application.submit", "application.withdraw", "application.checks_done",
     "application.request_changes", "application.approve", "application.reject", "document.uploaded",
-    "document.removed",
+    "document.removed", "application.documents_accepted", "application.qualify", "letter.issued",
 )
 
 _MILESTONES = {"application.submit", "application.withdraw", "application.started", "application.request_changes"}

@@ -3,7 +3,7 @@ page with everything a reviewer needs to decide. The decisions themselves are in
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, has_request_context, render_template, request
+from flask import Blueprint, abort, has_request_context, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -42,11 +42,17 @@ def _list_page(queue_code: str | None):
     queue = QUEUES.get(queue_code) if queue_code else None
     if queue_code and queue is None:
         abort(404)
-    filters = Filters.from_args(request.args)
+    filters = Filters.from_args(request.args, default_sort="due" if queue else "newest")
     page = queue_page(queue, filters, current_user.id)
     staff = db.session.execute(select(User.id, User.full_name).where(User.kind == "staff")
                                .order_by(User.full_name)).all()
+    endpoint, endpoint_args = ("review.queue", {"code": queue.code}) if queue else ("review.applications", {})
+
+    def list_url(**changes) -> str:
+        return url_for(endpoint, **endpoint_args, **filters.args(**changes))
+
     return render_template("review/queue.html", queue=queue, filters=filters, result=page, now=utcnow(),
+                           list_url=list_url, clear_url=url_for(endpoint, **endpoint_args),
                            sorts=SORTS, state_labels=STATE_LABELS, staff=staff, country_name=country_name)
 
 
