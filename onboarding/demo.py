@@ -27,7 +27,15 @@ DEMO_INSTITUTIONS = [
     # e-mail, name, legal name, jurisdiction, what to do with the application
     ("ops@aurora-markets.example", "Ari Aurora", "Aurora Markets GmbH", "DE", "submit"),
     ("kyc@borealis-trading.example", "Bo Borealis", "Borealis Trading SA", "CH", "draft"),
+    ("desk@cirrus-mm.example", "Cy Cirrus", "Cirrus Market Making Ltd", "GB", "qualification"),
+    ("ops@delta-quant.example", "Del Delta", "Delta Quant Trading Pte Ltd", "SG", "approval"),
+    ("treasury@evergreen-liquidity.example", "Eve Evergreen", "Evergreen Liquidity BV", "NL", "approved"),
 ]
+STAGE_LABELS = {
+    "draft": "application in draft", "submit": "application in document review (with a sanctions hit)",
+    "qualification": "application in qualification review", "approval": "application pending approval",
+    "approved": "approved, with its approval letter",
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,7 @@ def seed_demo() -> list[DemoAccount]:
             user.email_verified_at = utcnow()
             db.session.flush()
             build_demo_application(user, legal_name, jurisdiction, stage)
-        status = "application submitted" if stage == "submit" else "application in draft"
-        accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, {status}"))
+        accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, {STAGE_LABELS[stage]}"))
     email, name, legal_name = DEMO_APPLICANT
     if find_user_by_email(email) is None:
         user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
@@ -143,10 +150,11 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
         "name": user.full_name, "date_of_birth": date(1982, 4, 12), "nationality": jurisdiction,
         "residence": jurisdiction, "is_director": True, "is_signatory": True, "title": "Managing Director"})
     ops.add_holding(application, founder, None, Decimal(100))
-    # A director whose name and birth date are on the OFAC sample list: the demo has a hit to review.
-    ops.add_party(application, PERSON, {
-        "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
-        "residence": "BZ", "is_director": True, "title": "Non-executive director"})
+    if stage == "submit":
+        # A director whose name and birth date are on the OFAC sample list: the demo has a hit to review.
+        ops.add_party(application, PERSON, {
+            "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
+            "residence": "BZ", "is_director": True, "title": "Non-executive director"})
     ops.mark_ownership_saved(application, True)
     ops.save_profile(application, {
         "mm_experience_years": 4, "mm_venues": ["Venue A", "Venue B"], "volume_30d_usd": 900_000_000,
@@ -160,3 +168,42 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
     ops.submit_application(application, user, signer_name=user.full_name, signer_title="Managing Director",
                            rules_version_id=rules.id, shown_sha256=rules.sha256, ip="127.0.0.1",
                            user_agent="seed-demo")
+    if stage in ("qualification", "approval", "approved"):
+        review_demo_application(application.id, stage)
+
+
+def review_demo_application(application_id: int, stage: str) -> None:
+    """Take a submitted demo application through review by the demo staff, up to `stage`."""
+    from sqlalchemy import select
+
+    from .applications.models import CHECKING, Application
+    from .checks.runner import run_application_checks
+    from .documents.models import Document
+    from .review import operations as review
+    from .screening.models import LinkSignal
+
+    db.session.commit()  # the checks (run in-process, or by a worker) need the submission committed
+    if db.session.get(Application, application_id).state == CHECKING:
+        run_application_checks(application_id)
+    application = db.session.get(Application, application_id)
+    staff = {email.split("@")[0]: find_user_by_email(email) for email, *_ in DEMO_STAFF}
+    dana, quinn, avery = staff["documents"], staff["qualification"], staff["approver"]
+    review.claim(application, dana)
+    for document in db.session.scalars(select(Document).where(Document.application_id == application.id)):
+        review.decide_document(application, document, "accepted", None, None, dana)
+    for signal in db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)):
+        # The demo institutions all signed up from the seeding machine's address.
+        review.review_signal(application, signal, "dismissed", "Demo data: same seeding machine, unrelated firms.",
+                             dana)
+    review.accept_documents(application, dana)
+    if stage == "qualification":
+        return
+    review.claim(application, quinn)
+    scores = {code: (4, "Meets the programme's expectations.") for code in
+              ("experience", "volume", "capital", "obligations", "order_rate", "regulatory")}
+    review.qualify(application, scores=scores, granted_scopes=["market:read", "account:read", "spot:trade"],
+                   rate_tier="professional", max_keys=10, summary="Established desk.", user=quinn)
+    if stage == "approval":
+        return
+    review.claim(application, avery)
+    review.approve(application, avery)
