@@ -25,6 +25,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	.venv/bin/python -m bench.bench_screening
 	.venv/bin/python -m bench.bench_checks
+	.venv/bin/python -m bench.bench_queues
+	.venv/bin/python -m bench.bench_letters
 	@echo "Figures written to bench/results.json"
 
 lint: $(STAMP)

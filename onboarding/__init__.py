@@ -73,12 +73,16 @@ def register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .applications.routes import bp as applications_bp
     from .audit.routes import bp as audit_bp
+    from .dashboard.routes import bp as dashboard_bp
     from .documents.routes import bp as documents_bp
     from .health import bp as health_bp
     from .home import bp as home_bp
+    from .letters.routes import bp as letters_bp
+    from .review.decisions import bp as decisions_bp
     from .review.routes import bp as review_bp
 
-    for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, review_bp, audit_bp, health_bp):
+    for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, review_bp, decisions_bp, letters_bp,
+                      dashboard_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
 
 

@@ -46,19 +46,10 @@ def applicant():
 @bp.route("/staff")
 @roles_required()
 def staff():
-    from sqlalchemy import func
+    """The staff dashboard: the queues of the user's roles, then the figures of the whole team."""
+    from .dashboard.overview import staff_overview
 
-    from .applications.models import Application
-    from .screening.models import LinkSignal, ScreeningHit
-
-    counts = dict(db.session.execute(
-        select(Application.state, func.count()).where(Application.submitted_at.is_not(None))
-        .group_by(Application.state)).all())
-    pending_hits = db.session.scalar(select(func.count()).select_from(ScreeningHit)
-                                     .where(ScreeningHit.disposition == "pending"))
-    open_signals = db.session.scalar(select(func.count()).select_from(LinkSignal).where(LinkSignal.status == "open"))
-    return render_template("home/staff.html", role_labels=STAFF_ROLES, counts=counts, pending_hits=pending_hits,
-                           open_signals=open_signals)
+    return render_template("home/staff.html", role_labels=STAFF_ROLES, **staff_overview())
 
 
 @bp.route("/favicon.ico")

@@ -30,6 +30,7 @@ JOB_MODULES = (
     "onboarding.applications.jobs",
     "onboarding.documents.jobs",
     "onboarding.screening.jobs",
+    "onboarding.letters.jobs",
 )
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"

@@ -118,7 +118,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     for _ in range(2):
         result = cli("seed-demo")
         assert result.exit_code == 0, result.output
-        assert user_count() == len(demo_emails) == 8
+        assert user_count() == len(demo_emails) == 11
         rows = {email: login_row(result.output, email) for email in demo_emails}
         for row in rows.values():
             assert DEMO_PASSWORD in row, row
@@ -136,10 +136,14 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     assert applicant.institution.legal_name == DEMO_APPLICANT[2]
     assert applicant.email_verified_at is not None
     assert last_email(DEMO_APPLICANT[0]) is None, "a demo applicant is not sent a verification e-mail"
-    # The demo shows applications at work: one submitted (its checks ran at once, in-process), one
-    # draft, each exactly once.
+    # The demo shows applications at work, each exactly once: a draft, and one in each review queue
+    # (taken there by the demo staff) and one approved, whose letter was rendered.
     states = sorted(db.session.scalars(select(Application.state)))
-    assert states == ["document_review", "draft"]
+    assert states == ["approved", "document_review", "draft", "pending_approval", "qualification_review"]
+    from onboarding.letters.models import ApprovalLetter
+
+    letters = db.session.scalars(select(ApprovalLetter)).all()
+    assert len(letters) == 1 and letters[0].sha256 and letters[0].rendered_at
 
 
 def test_demo_totp_prints_the_current_code(cli):

@@ -445,7 +445,6 @@ def status():
     ).all()
     colleagues = {u.id: u.email for u in current_user.institution.users}
     from ..checks.queries import applicant_check_view
-
     from ..letters.queries import letter_for
     from ..review.operations import REJECTION_CATEGORIES
     from ..review.queries import open_change_requests

@@ -1,15 +1,40 @@
-"""Mail transports: SMTP for real delivery, the console for development."""
+"""Mail transports: SMTP for real delivery, the console for development.
+
+Attachments are read from the encrypted document store only when a message is sent, and checked
+against the SHA-256 recorded when it was queued: the outbox keeps no copy of the files, and a
+message whose attachment is missing or altered is not sent (the delivery job fails and retries)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import smtplib
 import sys
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime
+from typing import Any
 
 from flask import current_app
 
 from .models import EmailMessage
+
+
+class AttachmentUnavailable(RuntimeError):
+    """An attachment cannot be read or does not match its recorded SHA-256."""
+
+
+def attachment_bytes(spec: dict[str, Any]) -> bytes:
+    """The plaintext of a stored attachment, verified against its recorded SHA-256."""
+    # The store is infrastructure (bytes and keys, no records), so the sink still imports no feature.
+    from ..documents.storage import TamperedDocument, document_store
+
+    try:
+        data = document_store().read_all(spec["storage_key"], associated_data=spec["associated_data"].encode())
+    except (TamperedDocument, FileNotFoundError, ValueError, KeyError) as exc:
+        raise AttachmentUnavailable(f"attachment {spec.get('filename')!r} cannot be read: {exc!r}") from None
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), spec.get("sha256") or ""):
+        raise AttachmentUnavailable(f"attachment {spec.get('filename')!r} does not match its recorded SHA-256")
+    return data
 
 
 def build_mime(message: EmailMessage) -> MimeMessage:
@@ -25,7 +50,18 @@ def build_mime(message: EmailMessage) -> MimeMessage:
     mime.set_content(message.text_body)
     if message.html_body:
         mime.add_alternative(message.html_body, subtype="html")
+    for spec in message.attachments or []:
+        maintype, _, subtype = spec.get("content_type", "application/octet-stream").partition("/")
+        mime.add_attachment(attachment_bytes(spec), maintype=maintype, subtype=subtype, filename=spec["filename"])
     return mime
+
+
+def describe_attachments(mime: MimeMessage) -> str:
+    lines = [
+        f"Attachment: {part.get_filename()} ({part.get_content_type()}, {len(part.get_content())} bytes)"
+        for part in mime.iter_attachments()
+    ]
+    return "".join(line + "\n" for line in lines)
 
 
 def send(message: EmailMessage) -> None:
@@ -34,7 +70,8 @@ def send(message: EmailMessage) -> None:
     if config["MAIL_BACKEND"] == "console":
         print(
             f"\n----- e-mail #{message.id} (console mail backend) -----\n"
-            f"To: {message.to_address}\nSubject: {message.subject}\n\n{message.text_body}\n"
+            f"To: {message.to_address}\nSubject: {message.subject}\n{describe_attachments(mime)}\n"
+            f"{message.text_body}\n"
             "-----------------------------------------------------\n",
             file=sys.stderr,
             flush=True,

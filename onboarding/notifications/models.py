@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import db, utcnow
+from ..db import JSONDocument, db, utcnow
 
 
 class EmailMessage(db.Model):
@@ -19,5 +20,9 @@ class EmailMessage(db.Model):
     template: Mapped[str] = mapped_column(String(80))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
+    # Files sent with the message, as references into the encrypted document store (never the bytes):
+    # [{"kind", "id", "filename", "content_type", "storage_key", "associated_data", "sha256", "size"}].
+    # Resolved and checked against their SHA-256 when the message is sent.
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

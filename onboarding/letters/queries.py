@@ -1,0 +1,40 @@
+"""Read-only look-ups of approval letters for pages, jobs and other modules."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..accounts.models import Institution
+from ..applications.models import APPROVED, Application
+from ..db import db
+from .models import ApprovalLetter
+
+# What the public verification page says about the institution's access today (DESIGN 3).
+ACCESS_STATUS = {
+    "active": ("Active", "active"),
+    "frozen": ("Suspended (frozen)", "frozen"),
+    "restricted": ("Permanently restricted", "restricted"),
+}
+NOT_ACTIVE = ("Not active", "prospect")
+
+
+def letter_for(application_id: int) -> ApprovalLetter | None:
+    """The application's approval letter, issued or being prepared, or None."""
+    return db.session.scalar(select(ApprovalLetter).where(ApprovalLetter.application_id == application_id))
+
+
+def letter_by_code(code: str) -> ApprovalLetter | None:
+    return db.session.scalar(select(ApprovalLetter).where(ApprovalLetter.verification_code == code))
+
+
+def latest_approved_application(institution_id: int) -> Application | None:
+    return db.session.scalar(
+        select(Application).where(Application.institution_id == institution_id, Application.state == APPROVED)
+        .order_by(Application.id.desc()).limit(1)
+    )
+
+
+def access_status(institution_id: int) -> tuple[str, str]:
+    """(label, style) of the institution's API access now."""
+    institution = db.session.get(Institution, institution_id)
+    return ACCESS_STATUS.get(institution.status if institution else "", NOT_ACTIVE)
