@@ -111,7 +111,7 @@ def test_a_list_import_rescreens_and_opens_review_tasks_for_new_hits(app, client
     tasks = client.get("/staff/applications/screening-hits").get_data(as_text=True)
     assert "Elvis Angus Logan Morey" in tasks and "Monitoring" in tasks and "LOGAN MOREY, Elvis Angus" in tasks
     case = client.get(f"/staff/applications/{application.id}").get_data(as_text=True)
-    assert "ofac-sdn 10278" in case and "birth date" in case
+    assert "OFAC-SDN 10278" in case and "birth date" in case
 
 
 def test_applicant_never_sees_screening_results(app, client):

@@ -186,7 +186,8 @@ def test_a_true_match_can_only_be_rejected(app):
 def test_high_risk_needs_a_compliance_signoff_before_approval(app):
     team = review_team()
     application = submitted()
-    application.needs_compliance_signoff = True  # as a high risk band sets it
+    application.risk_band = "high"  # as the risk score would set it; the flag follows
+    review.refresh_signoff_requirement(application)
     db.session.commit()
     assert queue_counts()["compliance"] == 1
     factories.accept_documents(application, team["documents"])
@@ -280,3 +281,89 @@ def test_queue_filters_sorting_and_search(app):
     assert queue_page(QUEUES["qualification"], Filters(), team["documents"].id).total == 0
     assert queue_page(QUEUES["documents"], Filters(jurisdiction="ZZ"), team["documents"].id).total == 0
     assert queue_page(None, Filters(sort="risk"), team["documents"].id).total == 1
+
+
+def test_a_dismissed_link_to_a_restricted_institution_still_needs_a_signoff(app):
+    from onboarding.screening.models import LinkSignal
+
+    team = review_team()
+    application = submitted()
+    other = make_applicant("ops@restricted.example", "Restricted Trading Ltd").institution
+    other.status = "restricted"
+    db.session.add(LinkSignal(application_id=application.id, other_institution_id=other.id,
+                              signal="email_domain", evidence_key="x", evidence={}))
+    db.session.commit()
+    reviewer = team["documents"]
+    review.claim(application, reviewer)
+    signal = db.session.scalars(select(LinkSignal)).one()
+    review.review_signal(application, signal, "dismissed", "Looks unrelated to me.", reviewer)
+    db.session.commit()
+    assert db.session.get(Application, application.id).needs_compliance_signoff, "a dismissal does not clear it"
+    review.release(application, reviewer)
+    db.session.commit()
+    factories.accept_documents(application, reviewer)
+    factories.qualify(application, team["qualification"])
+    application = db.session.get(Application, application.id)
+    review.claim(application, team["approver"])
+    db.session.commit()
+    assert "compliance officer must sign it off" in refused(review.approve, application, team["approver"])
+
+
+def test_the_qualifier_can_take_the_case_again_after_a_send_back(app):
+    team = review_team()
+    application = submitted()
+    factories.accept_documents(application, team["documents"])
+    factories.qualify(application, team["qualification"])
+    application = db.session.get(Application, application.id)
+    review.claim(application, team["approver"])
+    review.send_back(application, "Check the capital figure against the statements.", team["approver"])
+    db.session.commit()
+    assert [u.id for u in review.eligible_assignees(application)] == [team["qualification"].id]
+    review.claim(application, team["qualification"])
+    db.session.commit()
+    assert db.session.get(Application, application.id).assignee_id == team["qualification"].id
+
+
+def test_the_ownership_chart_stays_linear_when_holding_companies_share_owners():
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from onboarding.applications.ownership import OwnershipSummary
+    from onboarding.review.ownership_chart import ownership_tree
+
+    def company(i):
+        return SimpleNamespace(id=i, name=f"Layer company {i}", kind="company", is_person=False, is_company=True,
+                               is_director=False, is_signatory=False, is_controller=False)
+
+    layers = 18
+    parties = [company(i) for i in range(1, 2 * layers + 1)]
+    links = [SimpleNamespace(owner_id=1, owned_id=None, percentage=Decimal(50)),
+             SimpleNamespace(owner_id=2, owned_id=None, percentage=Decimal(50))]
+    for layer in range(layers - 1):  # both companies of each layer are owned 50/50 by both of the next
+        for owned in (2 * layer + 1, 2 * layer + 2):
+            for owner in (2 * layer + 3, 2 * layer + 4):
+                links.append(SimpleNamespace(owner_id=owner, owned_id=owned, percentage=Decimal(50)))
+    application = SimpleNamespace(legal_name="Applicant", parties=parties, ownership_links=links)
+
+    def count(node):
+        return 1 + sum(count(child) for child in node.owners)
+
+    assert count(ownership_tree(application, OwnershipSummary())) <= 1 + 2 * len(links)
+
+
+def test_a_preview_refuses_a_page_that_would_make_a_huge_bitmap():
+    import pypdf
+
+    from onboarding.review.preview import PreviewUnavailable, render_preview
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=0.5, height=4000)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(PreviewUnavailable):
+        render_preview(buffer.getvalue(), "application/pdf")
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert render_preview(buffer.getvalue(), "application/pdf").startswith(b"\x89PNG")

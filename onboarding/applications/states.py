@@ -159,6 +159,10 @@ def change_items_listed(application: Application, actor: Actor) -> str | None:
 
 
 def compliance_signed_off(application: Application, actor: Actor) -> str | None:
+    from ..review.operations import refresh_signoff_requirement
+
+    # Computed now, not trusted from the stored flag: a linked institution may have been restricted since.
+    refresh_signoff_requirement(application)
     if application.needs_compliance_signoff and application.compliance_signoff_at is None:
         return ("This case is high risk or linked to a restricted institution: a compliance officer must sign it "
                 "off before it can be approved.")

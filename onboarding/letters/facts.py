@@ -133,12 +133,11 @@ def rules_facts(agreement: Agreement | None) -> dict[str, Any] | None:
 
 
 def signatories(application: Application, approved_by_id: int) -> list[dict[str, str]]:
-    """Who decided, in the order they acted: qualification, compliance sign-off, approval."""
+    """Who decided, in the order they acted: qualification, then approval. A compliance sign-off is
+    never named: it happens only for high-risk or linked cases, so naming it would tip the applicant off."""
     people: list[tuple[int | None, str]] = []
     review = latest_qualification(application.id)
     people.append((review.reviewer_id if review else application.qualified_by_id, "qualification_reviewer"))
-    if application.compliance_signoff_by_id:
-        people.append((application.compliance_signoff_by_id, "compliance"))
     people.append((approved_by_id, "approver"))
     result = []
     for user_id, role in people:

@@ -24,16 +24,23 @@ from .preview import PreviewUnavailable, render_preview
 from .qualification import CRITERIA
 from .routes import render_case
 
-bp = Blueprint("decisions", __name__, url_prefix="/staff/applications/<int:application_id>")
+# Ids are bounded so an absurd number is a 404, not an integer overflow in the database driver.
+bp = Blueprint("decisions", __name__, url_prefix="/staff/applications/<int(max=2147483647):application_id>")
 
 
 class CaseForm(FlaskForm):
     """CSRF protection for every case form; the fields are read and checked by the operations."""
 
 
+def form_int(value: str | None) -> int | None:
+    """A non-negative whole number typed in a form, or None (never an exception: '²' is a digit to
+    str.isdigit but not to int())."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 def _seen_version() -> int | None:
-    value = request.form.get("version", "")
-    return int(value) if value.isdigit() else None
+    return form_int(request.form.get("version"))
 
 
 def _act(application_id: int, form_name: str, operation: Callable[[Application], str], *,
@@ -43,8 +50,12 @@ def _act(application_id: int, form_name: str, operation: Callable[[Application],
     form = CaseForm()
     if not form.validate_on_submit():
         return error_page(400, "The form expired or was not sent from this site. Reload the case and try again.")
+    seen = _seen_version()
+    if check_version and seen is None:
+        return error_page(400, "The form did not say which version of the case it was made from. Reload the case "
+                               "and try again.")
     try:
-        application = ops.lock_case(application_id, _seen_version() if check_version else None)
+        application = ops.lock_case(application_id, seen if check_version else None)
         if application is None:
             abort(404)
         message = operation(application)
@@ -58,10 +69,17 @@ def _act(application_id: int, form_name: str, operation: Callable[[Application],
         return render_case(application, status=status, posted=request.form.to_dict(flat=False),
                            posted_form=form_name, error=refusal)
     except StaleDataError:
+        # SQLite has no row lock: the version counter catches the second writer at flush instead.
         db.session.rollback()
         application = db.session.get(Application, application_id)
+        if application is None:
+            abort(404)
+        message = ops.STALE
+        if form_name == "claim" and application.assignee_id not in (None, current_user.id):
+            holder = db.session.get(User, application.assignee_id)
+            message = f"{holder.full_name} claimed this case first. An admin can reassign it."
         return render_case(application, status=409, posted=request.form.to_dict(flat=False), posted_form=form_name,
-                           error=OperationRefused(ops.STALE))
+                           error=OperationRefused(message))
     flash(message, "success")
     return redirect(url_for("review.case", application_id=application_id) + (f"#{anchor}" if anchor else ""),
                     code=303)
@@ -80,7 +98,9 @@ def claim(application_id: int):
     def run(application):
         ops.claim(application, current_user)
         return "The case is assigned to you."
-    return _act(application_id, "claim", run)
+    # No version check: the claim itself checks the locked row's assignee, so the loser of a race is
+    # told who won rather than that "the case changed".
+    return _act(application_id, "claim", run, check_version=False)
 
 
 @bp.post("/release")
@@ -96,14 +116,14 @@ def release(application_id: int):
 @roles_required("admin")
 def assign(application_id: int):
     def run(application):
-        value = request.form.get("assignee_id", "")
-        assignee = db.session.get(User, int(value)) if value.isdigit() else None
+        value = form_int(request.form.get("assignee_id"))
+        assignee = db.session.get(User, value) if value is not None else None
         ops.assign(application, assignee, current_user)
         return f"The case is assigned to {assignee.full_name}."
     return _act(application_id, "assign", run)
 
 
-@bp.post("/documents/<int:document_id>/decision")
+@bp.post("/documents/<int(max=2147483647):document_id>/decision")
 @roles_required()
 def document_decision(application_id: int, document_id: int):
     def run(application):
@@ -115,7 +135,7 @@ def document_decision(application_id: int, document_id: int):
     return _act(application_id, f"document-{document_id}", run, anchor=f"document-{document_id}")
 
 
-@bp.post("/hits/<int:hit_id>/disposition")
+@bp.post("/hits/<int(max=2147483647):hit_id>/disposition")
 @roles_required()
 def hit_disposition(application_id: int, hit_id: int):
     def run(application):
@@ -126,7 +146,7 @@ def hit_disposition(application_id: int, hit_id: int):
     return _act(application_id, f"hit-{hit_id}", run, anchor="hits")
 
 
-@bp.post("/signals/<int:signal_id>/review")
+@bp.post("/signals/<int(max=2147483647):signal_id>/review")
 @roles_required()
 def signal_review(application_id: int, signal_id: int):
     def run(application):
@@ -181,11 +201,10 @@ def qualify(application_id: int):
     def run(application):
         scores = {}
         for criterion in CRITERIA:
-            raw = request.form.get(f"{criterion.code}_score", "")
-            scores[criterion.code] = (int(raw) if raw.isdigit() else None, request.form.get(f"{criterion.code}_note"))
-        raw_keys = request.form.get("max_keys", "")
+            scores[criterion.code] = (form_int(request.form.get(f"{criterion.code}_score")),
+                                      request.form.get(f"{criterion.code}_note"))
         ops.qualify(application, scores=scores, granted_scopes=request.form.getlist("granted_scopes"),
-                    rate_tier=request.form.get("rate_tier"), max_keys=int(raw_keys) if raw_keys.isdigit() else None,
+                    rate_tier=request.form.get("rate_tier"), max_keys=form_int(request.form.get("max_keys")),
                     summary=request.form.get("summary"), user=current_user)
         return "Qualification recorded: the case waits for an approver."
     return _act(application_id, "qualify", run)
@@ -218,7 +237,7 @@ def reject(application_id: int):
     return _act(application_id, "reject", run)
 
 
-@bp.get("/documents/<int:document_id>/preview.png")
+@bp.get("/documents/<int(max=2147483647):document_id>/preview.png")
 @roles_required()
 def document_preview(application_id: int, document_id: int):
     document = db.session.get(Document, document_id)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from ..accounts.models import Institution, User
-from ..applications.models import CLOSED_STATES, DOCUMENT_REVIEW, Application
+from ..applications.models import CLOSED_STATES, DOCUMENT_REVIEW, PENDING_APPROVAL, Application
 from ..applications.states import REVIEW_QUEUE_ROLES, Actor, four_eyes, transition
 from ..audit.operations import record
 from ..db import db, utcnow
@@ -106,9 +106,10 @@ def _check_can_take(application: Application, user: User) -> None:
     if not user.is_active or not user.has_role(role):
         raise ReviewRefused(f"{user.full_name} does not have the {role.replace('_', ' ')} role that "
                             f"“{application.state_label}” needs.")
-    reason = four_eyes(application, Actor(user))
-    if reason:
-        raise ReviewRefused(reason)
+    if application.state == PENDING_APPROVAL:  # four eyes: the qualifier never takes the approval
+        reason = four_eyes(application, Actor(user))
+        if reason:
+            raise ReviewRefused(reason)
 
 
 def claim(application: Application, user: User) -> None:
@@ -156,6 +157,8 @@ def eligible_assignees(application: Application) -> list[User]:
         return []
     users = db.session.scalars(select(User).join(StaffRole).where(StaffRole.role == role, User.is_active.is_(True))
                                .order_by(User.full_name)).all()
+    if application.state != PENDING_APPROVAL:
+        return list(users)
     return [u for u in users if four_eyes(application, Actor(u)) is None]
 
 
@@ -195,9 +198,17 @@ def decide_document(application: Application, document: Document, decision: str,
 # --- screening hits and link signals ----------------------------------------------------------------
 
 
+def _require_screening_reviewer(application: Application, user: User) -> None:
+    """Compliance officers decide hits and signals at any time (monitoring finds hits on active
+    institutions too); a document reviewer only on the case assigned to them."""
+    _require_role(user, "document_reviewer", "compliance")
+    if not user.has_role("compliance"):
+        _require_assignee(application, user)
+
+
 def dispose_hit(application: Application, hit: ScreeningHit, disposition: str, reason: str | None,
                 user: User) -> None:
-    _require_role(user, "document_reviewer", "compliance")
+    _require_screening_reviewer(application, user)
     if hit.institution_id != application.institution_id:
         raise ReviewRefused("That screening hit does not belong to this case.")
     if hit.disposition != "pending":
@@ -216,7 +227,7 @@ def dispose_hit(application: Application, hit: ScreeningHit, disposition: str, r
 
 
 def review_signal(application: Application, signal: LinkSignal, status: str, note: str | None, user: User) -> None:
-    _require_role(user, "document_reviewer", "compliance")
+    _require_screening_reviewer(application, user)
     if signal.application_id != application.id:
         raise ReviewRefused("That signal does not belong to this case.")
     if signal.status != OPEN:

@@ -19,6 +19,8 @@ class OwnerNode:
     beneficial_owner: bool = False
     roles: list[str] = field(default_factory=list)
     owners: list[OwnerNode] = field(default_factory=list)
+    # A holding company already drawn elsewhere in the tree: its owners are shown there only.
+    shown_above: bool = False
 
 
 def ownership_tree(application: Application, summary: OwnershipSummary) -> OwnerNode:
@@ -26,6 +28,8 @@ def ownership_tree(application: Application, summary: OwnershipSummary) -> Owner
     holders: dict[int | None, list] = {}
     for link in application.ownership_links:
         holders.setdefault(link.owned_id, []).append(link)
+
+    expanded: set[int] = set()  # each company's owners are drawn once, so shared branches stay linear
 
     def owners_of(owned_id: int | None, share_above: Decimal, path: frozenset[int]) -> list[OwnerNode]:
         nodes = []
@@ -37,7 +41,10 @@ def ownership_tree(application: Application, summary: OwnershipSummary) -> Owner
             node = OwnerNode(name=party.name, kind=party.kind, direct=link.percentage,
                              effective=summary.effective.get(party.id, effective) if party.is_person else effective,
                              beneficial_owner=party.id in summary.beneficial_owners, roles=_roles(party))
-            if party.is_company and party.id not in path:  # a loop is shown once, not followed forever
+            if party.is_company and (party.id in path or party.id in expanded):
+                node.shown_above = True  # a loop, or a company whose owners are already drawn
+            elif party.is_company:
+                expanded.add(party.id)
                 node.owners = owners_of(party.id, effective, path | {party.id})
             nodes.append(node)
         return nodes

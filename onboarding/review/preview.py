@@ -47,9 +47,13 @@ def _first_pdf_page(data: bytes) -> Image.Image:
             raise PreviewUnavailable("The PDF has no pages.")
         page = pdf[0]
         width, height = page.get_size()
-        if width <= 0 or height <= 0 or max(width, height) > MAX_PDF_PAGE_POINTS:
+        # Bound the bitmap, not only the page: a thin page would otherwise be scaled up enormously.
+        if width < 36 or height < 36 or max(width, height) > MAX_PDF_PAGE_POINTS or height / width > 4:
             raise PreviewUnavailable("The first page has an unusual size and is not rendered.")
-        bitmap = page.render(scale=PREVIEW_WIDTH / width, may_draw_forms=False)
-        return bitmap.to_pil()
+        try:
+            bitmap = page.render(scale=PREVIEW_WIDTH / width, may_draw_forms=False)
+            return bitmap.to_pil()
+        except (pypdfium2.PdfiumError, MemoryError, ValueError) as exc:
+            raise PreviewUnavailable("The first page could not be rendered.") from exc
     finally:
         pdf.close()

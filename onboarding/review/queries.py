@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ..applications.models import Application
 from ..db import db
 from ..documents.models import Document
-from ..screening.models import CONFIRMED, OPEN, LinkSignal, ScreeningHit
+from ..screening.models import OPEN, LinkSignal, ScreeningHit
 from .models import ChangeRequest, QualificationReview
 
 ACCEPTED = "accepted"
@@ -30,13 +30,13 @@ def open_signal_count(application: Application) -> int:
 
 
 def linked_to_restricted(application: Application) -> bool:
-    """A signal, open or confirmed, pointing at a permanently restricted institution (DESIGN 4.5)."""
+    """Any signal pointing at a permanently restricted institution (DESIGN 4.5), whatever its review:
+    only a compliance officer's sign-off clears it, never a dismissal by a reviewer."""
     from ..accounts.models import Institution
 
     return bool(db.session.scalar(select(func.count()).select_from(LinkSignal).join(
         Institution, Institution.id == LinkSignal.other_institution_id).where(
-        LinkSignal.application_id == application.id, LinkSignal.status.in_((OPEN, CONFIRMED)),
-        Institution.status == "restricted")))
+        LinkSignal.application_id == application.id, Institution.status == "restricted")))
 
 
 def documents_not_accepted(application: Application) -> list[Document]:

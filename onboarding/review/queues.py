@@ -113,7 +113,7 @@ def apply_filters(query: Select, filters: Filters, user_id: int) -> Select:
         query = query.where(Application.assignee_id == user_id)
     elif filters.assignee == "unassigned":
         query = query.where(Application.assignee_id.is_(None))
-    elif filters.assignee.isdigit():
+    elif filters.assignee.isascii() and filters.assignee.isdigit() and len(filters.assignee) <= 9:
         query = query.where(Application.assignee_id == int(filters.assignee))
     if filters.search:
         like = f"%{filters.search.replace('%', '').replace('_', '')}%"

@@ -82,7 +82,7 @@ def screening_hits():
     return render_template("review/screening_hits.html", rows=rows)
 
 
-@bp.route("/applications/<int:application_id>")
+@bp.route("/applications/<int(max=2147483647):application_id>")
 @roles_required()
 def case(application_id: int):
     application = db.session.get(Application, application_id)
