@@ -130,7 +130,8 @@ def main() -> dict:
         "document queue": "/staff/queues/documents",
         "document queue, page 3 sorted by risk": "/staff/queues/documents?sort=risk&page=3",
         "document queue, search by a name fragment": "/staff/queues/documents?q=markets+00004",
-        "all applications, filtered": "/staff/applications?jurisdiction=DE&risk=high",
+        "all applications, newest first": "/staff/applications",
+        "all applications, filtered by jurisdiction and risk": "/staff/applications?jurisdiction=DE&risk=high",
     }
     figures: dict = {"requests_per_page": REQUESTS, "target_time_ratio": 3.0, "pages": {}}
     small_app, small_client = build(100)
@@ -144,7 +145,7 @@ def main() -> dict:
                                    "time_ratio": ratio,
                                    "same_statements": baseline["statements_per_request"] ==
                                    large["statements_per_request"]}
-        print(f"  {label:45s}: 100 → median {baseline['median_ms']} ms, 50,000 → median {large['median_ms']} ms "
+        print(f"  {label:52s}: 100 → median {baseline['median_ms']} ms, 50,000 → median {large['median_ms']} ms "
               f"(× {ratio}, target ≤ 3); statements {baseline['statements_per_request']} vs "
               f"{large['statements_per_request']}")
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

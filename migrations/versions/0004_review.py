@@ -131,6 +131,8 @@ def upgrade():
         batch_op.create_index('ix_applications_state_due_at', ['state', 'due_at'], unique=False)
         batch_op.create_index('ix_applications_submitted_at', ['submitted_at'], unique=False)
         batch_op.create_index('ix_applications_state_risk_score', ['state', 'risk_score'], unique=False)
+        batch_op.create_index('ix_applications_state_search', ['state', 'legal_name', 'reference', 'registration_number'],
+                              unique=False)
         batch_op.create_index('ix_applications_awaiting_signoff', ['state'], unique=False,
                               sqlite_where=sa.text('needs_compliance_signoff = 1 AND compliance_signoff_at IS NULL'),
                               postgresql_where=sa.text('needs_compliance_signoff AND compliance_signoff_at IS NULL'))
@@ -172,6 +174,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_applications_assignee_id_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_applications_changes_requested_by_id_users'), type_='foreignkey')
         batch_op.drop_index('ix_applications_awaiting_signoff')
+        batch_op.drop_index('ix_applications_state_search')
         batch_op.drop_index('ix_applications_state_risk_score')
         batch_op.drop_index('ix_applications_submitted_at')
         batch_op.drop_index('ix_applications_state_due_at')

@@ -41,7 +41,8 @@ SORTS = {
     "due": ("Due date", lambda: (Application.due_at.asc().nulls_last(), Application.id.asc())),
     "age": ("Oldest first", lambda: (Application.state_changed_at.asc(), Application.id.asc())),
     "newest": ("Newest first", lambda: (Application.submitted_at.desc(), Application.id.desc())),
-    "risk": ("Highest risk", lambda: (Application.risk_score.desc(), Application.id.asc())),
+    # One direction for both keys, so the (state, risk_score) index is read backwards, never sorted.
+    "risk": ("Highest risk", lambda: (Application.risk_score.desc(), Application.id.desc())),
     "name": ("Legal name", lambda: (Application.legal_name.asc(), Application.id.asc())),
 }
 
@@ -132,7 +133,8 @@ def queue_page(queue: Queue | None, filters: Filters, user_id: int) -> QueuePage
     rows = db.session.execute(
         select(Application, assignee.full_name.label("assignee_name"))
         .outerjoin(assignee, assignee.id == Application.assignee_id)
-        .where(query.whereclause)
+        # A search narrows through the covering index first; otherwise the sort index drives the page.
+        .where(Application.id.in_(query) if filters.search else query.whereclause)
         .order_by(*SORTS[filters.sort][1]()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
     return QueuePage(rows=rows, total=total, page=page, pages=pages)
