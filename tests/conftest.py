@@ -235,3 +235,34 @@ def clamd_server():
     server.start()
     yield server
     server.cleanup()
+
+
+class Inbox:
+    """aiosmtpd handler that keeps every message it receives: a real SMTP conversation for e-mail tests."""
+
+    def __init__(self):
+        import email.message
+
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    from .services import free_port
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()

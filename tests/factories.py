@@ -161,3 +161,14 @@ def approve(application: Application, approver: User) -> None:
     review.claim(application, approver)
     review.approve(application, approver)
     db.session.commit()
+
+
+def add_listed_director(application: Application, user: User) -> None:
+    """A director on the bundled OFAC sample (name and birth date): the application gets a hit to review."""
+    from onboarding.demo import import_demo_lists
+
+    import_demo_lists()
+    ops.add_party(application, PERSON, {
+        "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
+        "residence": "BZ", "is_director": True, "title": "Non-executive director"})
+    upload_all_documents(application, user)

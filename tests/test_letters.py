@@ -7,8 +7,6 @@ submitting one for real, then writing what a qualification and an approval would
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import html
 import io
@@ -18,7 +16,6 @@ import pyotp
 import pypdf
 import pypdfium2
 import pytest
-from aiosmtpd.controller import Controller
 from flask import current_app, render_template
 from sqlalchemy import func, select
 from weasyprint import HTML
@@ -43,7 +40,6 @@ from onboarding.review.qualification import CRITERION_CODES
 
 from .conftest import ARTIFACTS, last_email, submit_form
 from .factories import PASSWORD, complete_application, make_applicant, submit
-from .services import free_port
 
 APPLICANT_EMAIL = "mm@northwind.example"
 GRANTED = ["market:read", "spot:trade"]
@@ -234,29 +230,10 @@ def test_a_job_for_an_application_that_is_not_approved_issues_nothing(app):
 # The approval e-mail.
 
 
-class Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_inbox():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
-
-
 def test_the_approval_email_reaches_every_active_verified_user_with_the_pdf_attached(
-    make_app, smtp_inbox, tmp_path
+    make_app, smtp_server, tmp_path
 ):
-    mail_app = make_app(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_inbox.port,
+    mail_app = make_app(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port,
                         DOCUMENTS_DIR=str(tmp_path / "smtp-documents"))
     with mail_app.app_context():
         application, approver = approved_application()
@@ -274,7 +251,7 @@ def test_the_approval_email_reaches_every_active_verified_user_with_the_pdf_atta
         letter = issue(application, approver)
 
         subject = f"Application {application.reference} approved: your approval letter"
-        approvals = [m for m in smtp_inbox.messages if m["Subject"] == subject]
+        approvals = [m for m in smtp_server.messages if m["Subject"] == subject]
         assert sorted(m["To"] for m in approvals) == ["mm@northwind.example", "ops@northwind.example"]
         message = next(m for m in approvals if m["To"] == APPLICANT_EMAIL)
         body = message.get_body(("plain",)).get_content()

@@ -3,13 +3,10 @@ real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from onboarding.db import db, utcnow
@@ -17,29 +14,8 @@ from onboarding.jobs import DONE, FAILED, PENDING, OutboxJob, dispatch, run_outb
 from onboarding.notifications.models import EmailMessage
 from onboarding.notifications.operations import queue_email
 
-from .conftest import WorkerProcess, wait_until
+from .conftest import Inbox, WorkerProcess, wait_until
 from .services import free_port
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture

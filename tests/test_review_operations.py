@@ -10,11 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from onboarding.accounts.models import Institution
-from onboarding.applications import operations as app_ops
-from onboarding.applications.models import PERSON, Application
+from onboarding.applications.models import Application
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
-from onboarding.demo import import_demo_lists
 from onboarding.documents.models import Document
 from onboarding.documents.operations import upload_document
 from onboarding.errors import OperationRefused
@@ -33,11 +31,7 @@ def submitted(listed_director: bool = False) -> Application:
     user = make_applicant()
     application = complete_application(user)
     if listed_director:
-        import_demo_lists()
-        app_ops.add_party(application, PERSON, {
-            "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
-            "residence": "BZ", "is_director": True, "title": "Non-executive director"})
-        factories.upload_all_documents(application, user)
+        factories.add_listed_director(application, user)
         db.session.commit()
     submit(application, user)
     return db.session.get(Application, application.id)

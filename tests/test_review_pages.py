@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from onboarding.accounts.models import Institution
 from onboarding.accounts.operations import find_user_by_email, set_totp_secret
 from onboarding.applications import operations as app_ops
-from onboarding.applications.models import PERSON, Application
+from onboarding.applications.models import Application
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
-from onboarding.demo import import_demo_lists
 from onboarding.documents.models import Document
 from onboarding.documents.operations import upload_document
 from onboarding.jobs import OutboxJob
@@ -103,11 +102,7 @@ def submitted_for(email: str, legal_name: str, registration_number: str, *, list
                                        "registration_number": registration_number, "lei": None,
                                        "website": None}, complete=True)
     if listed_director:
-        import_demo_lists()
-        app_ops.add_party(application, PERSON, {
-            "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
-            "residence": "BZ", "is_director": True, "title": "Non-executive director"})
-        factories.upload_all_documents(application, user)
+        factories.add_listed_director(application, user)
     db.session.commit()
     submit(application, user)
     return db.session.get(Application, application.id)
