@@ -70,6 +70,9 @@ ACTION_LABELS = {
     "screening.hit_dispositioned": "Screening hit dispositioned",
     "linked.signal_reviewed": "Linked-applicant signal reviewed",
     "institution.activated": "Institution activated",
+    "letter.issued": "Approval letter issued",
+    "letter.downloaded": "Approval letter downloaded",
+    "job.retried": "Failed job retried",
 }
 
 INSTITUTION_STATUS_LABELS = {
