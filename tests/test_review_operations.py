@@ -361,3 +361,28 @@ def test_a_preview_refuses_a_page_that_would_make_a_huge_bitmap():
     buffer = io.BytesIO()
     writer.write(buffer)
     assert render_preview(buffer.getvalue(), "application/pdf").startswith(b"\x89PNG")
+
+
+def test_a_hit_found_by_monitoring_makes_an_open_approval_form_stale(app):
+    from onboarding.screening.screen import rescreen_all
+
+    team = review_team()
+    application = submitted()
+    factories.accept_documents(application, team["documents"])
+    factories.qualify(application, team["qualification"])
+    application = db.session.get(Application, application.id)
+    review.claim(application, team["approver"])
+    db.session.commit()
+    seen = application.lock_version
+    # A director is added to the list (as a new sanctions list version would): monitoring finds them.
+    party = next(p for p in application.parties if p.name == "Carol Director")
+    party.name, party.date_of_birth, party.nationality = "Elvis Angus Logan Morey", date(1963, 7, 28), "BZ"
+    db.session.commit()
+    from onboarding.demo import import_demo_lists
+
+    import_demo_lists()
+    db.session.commit()
+    assert rescreen_all()["new_hits"] >= 1
+    assert "changed after you opened it" in refused(review.lock_case, application.id, seen)
+    application = review.lock_case(application.id)
+    assert "still need a disposition" in refused(review.approve, application, team["approver"])

@@ -21,7 +21,7 @@ from ..applications.models import (
     Application,
 )
 from ..audit.operations import record
-from ..db import db
+from ..db import db, utcnow
 from .models import PENDING, ScreeningHit
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ def screen_application(application: Application, *, found_by: str = "application
             elif hit.disposition == PENDING:
                 hit.score, hit.explanation, hit.matched_alias = match.score, match.explanation, match.matched_alias
                 hit.snapshot_id, hit.entry_id = match.snapshot_id, match.entry_id
+    if new_hits and found_by == "monitoring":
+        _hold_case_for_new_hits(application)
     db.session.flush()
     for hit in new_hits:
         record("screening.hit_found", "application", application.id, {
@@ -105,6 +107,14 @@ def screen_application(application: Application, *, found_by: str = "application
     subject_keys = {s.key for s in subjects}
     pending = [h for h in existing.values() if h.disposition == PENDING and h.subject_key in subject_keys]
     return ScreeningOutcome(pending, new_hits, [s.name for s in subjects])
+
+
+def _hold_case_for_new_hits(application: Application) -> None:
+    """New hits for a case in review: lock its row until they are committed (an approval running at the
+    same moment waits, then sees them) and bump its version (a decision form opened before them is stale)."""
+    db.session.refresh(application, with_for_update=True)
+    if application.state in (DOCUMENT_REVIEW, QUALIFICATION_REVIEW, PENDING_APPROVAL):  # not while checks run
+        application.updated_at = utcnow()
 
 
 def institutions_to_monitor() -> list[int]:
