@@ -19,8 +19,8 @@ from ..agreements.models import API_USAGE, Agreement
 from ..agreements.operations import current_rules
 from ..applications.models import Application
 from ..db import db
-from ..review.models import QualificationReview
 from ..review.qualification import RATE_TIERS, SCOPES, TRADE_SCOPES
+from ..review.queries import latest_qualification
 from ..templating import external_url
 
 FACTS_VERSION = 1
@@ -79,7 +79,7 @@ def institution_facts(application: Application) -> dict[str, Any]:
 def access_facts(application: Application) -> dict[str, Any]:
     """What qualification granted, as copied onto the application (the latest qualification review
     when the copy is missing)."""
-    review = latest_qualification(application.id)
+    review = latest_qualification(application)
     scopes = list(application.granted_scopes or (review.granted_scopes if review else []))
     tier_code = application.rate_tier or (review.rate_tier if review else None)
     max_keys = application.max_keys or (review.max_keys if review else None)
@@ -93,13 +93,6 @@ def access_facts(application: Application) -> dict[str, Any]:
         "max_keys": max_keys,
         "ip_allowlist": list(application.ip_allowlist or []),
     }
-
-
-def latest_qualification(application_id: int) -> QualificationReview | None:
-    return db.session.scalar(
-        select(QualificationReview).where(QualificationReview.application_id == application_id)
-        .order_by(QualificationReview.id.desc()).limit(1)
-    )
 
 
 def rules_agreement(institution_id: int) -> Agreement | None:
@@ -136,7 +129,7 @@ def signatories(application: Application, approved_by_id: int) -> list[dict[str,
     """Who decided, in the order they acted: qualification, then approval. A compliance sign-off is
     never named: it happens only for high-risk or linked cases, so naming it would tip the applicant off."""
     people: list[tuple[int | None, str]] = []
-    review = latest_qualification(application.id)
+    review = latest_qualification(application)
     people.append((review.reviewer_id if review else application.qualified_by_id, "qualification_reviewer"))
     people.append((approved_by_id, "approver"))
     result = []

@@ -4,14 +4,13 @@ index-driven (state, due date) so a queue page costs the same few statements at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
 from ..applications.models import DOCUMENT_REVIEW, PENDING_APPROVAL, QUALIFICATION_REVIEW, STATE_LABELS, Application
-from ..db import db, utcnow
+from ..db import db
 
 REVIEW_STATES = (DOCUMENT_REVIEW, QUALIFICATION_REVIEW, PENDING_APPROVAL)
 PAGE_SIZE = 25
@@ -89,7 +88,6 @@ class QueuePage:
     total: int = 0
     page: int = 1
     pages: int = 1
-    now: datetime = field(default_factory=utcnow)
 
 
 def base_query(queue: Queue | None) -> Select:
