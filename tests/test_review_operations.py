@@ -37,6 +37,15 @@ def submitted(listed_director: bool = False) -> Application:
     return db.session.get(Application, application.id)
 
 
+def waiting_for_approval(application: Application, team) -> Application:
+    """Documents accepted, qualification scored, and the case claimed by the approver (not committed)."""
+    factories.accept_documents(application, team["documents"])
+    factories.qualify(application, team["qualification"])
+    application = db.session.get(Application, application.id)
+    review.claim(application, team["approver"])
+    return application
+
+
 def refused(operation, *args, **kwargs) -> str:
     with pytest.raises(OperationRefused) as caught:
         operation(*args, **kwargs)
@@ -184,10 +193,7 @@ def test_high_risk_needs_a_compliance_signoff_before_approval(app):
     review.refresh_signoff_requirement(application)
     db.session.commit()
     assert queue_counts()["compliance"] == 1
-    factories.accept_documents(application, team["documents"])
-    factories.qualify(application, team["qualification"])
-    application = db.session.get(Application, application.id)
-    review.claim(application, team["approver"])
+    application = waiting_for_approval(application, team)
     db.session.commit()
     assert "compliance officer must sign it off" in refused(review.approve, application, team["approver"])
     assert "You need the compliance role" in refused(review.compliance_signoff, application, "ok", team["approver"])
@@ -306,10 +312,7 @@ def test_a_dismissed_link_to_a_restricted_institution_still_needs_a_signoff(app)
 def test_the_qualifier_can_take_the_case_again_after_a_send_back(app):
     team = review_team()
     application = submitted()
-    factories.accept_documents(application, team["documents"])
-    factories.qualify(application, team["qualification"])
-    application = db.session.get(Application, application.id)
-    review.claim(application, team["approver"])
+    application = waiting_for_approval(application, team)
     review.send_back(application, "Check the capital figure against the statements.", team["approver"])
     db.session.commit()
     assert [u.id for u in review.eligible_assignees(application)] == [team["qualification"].id]
@@ -368,10 +371,7 @@ def test_a_hit_found_by_monitoring_makes_an_open_approval_form_stale(app):
 
     team = review_team()
     application = submitted()
-    factories.accept_documents(application, team["documents"])
-    factories.qualify(application, team["qualification"])
-    application = db.session.get(Application, application.id)
-    review.claim(application, team["approver"])
+    application = waiting_for_approval(application, team)
     db.session.commit()
     seen = application.lock_version
     # A director is added to the list (as a new sanctions list version would): monitoring finds them.
