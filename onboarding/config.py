@@ -10,6 +10,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import ConfigError
+from .keyring import KeyRing
+
+__all__ = ["ConfigError", "build", "check"]
+
 # Well-known development values. They are public (they live in this file), which is
 # exactly why production refuses them.
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105
@@ -17,10 +22,6 @@ DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105
 DEV_ENCRYPTION_KEYS = "dev1:ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 
 ENVIRONMENTS = ("development", "testing", "production")
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot be used; the message names the variable to set."""
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -145,8 +146,6 @@ def check(config: Mapping[str, Any]) -> None:
             "at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
             "or set APP_ENV=development for local use."
         )
-    from .security import KeyRing
-
     dev_key = KeyRing(DEV_ENCRYPTION_KEYS).keys["dev1"]
     if dev_key in KeyRing(config["ENCRYPTION_KEYS"], config.get("ENCRYPTION_KEY_ID", "")).keys.values():
         raise ConfigError(

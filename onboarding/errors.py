@@ -7,6 +7,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message names the variable to set."""
+
+
 class OperationRefused(Exception):
     """An operation cannot be done as asked. `message` is fit to show to the user;
     `field` names the form field it belongs to, when it belongs to one."""

@@ -3,21 +3,18 @@ headers, role checks and the object-level access check."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import hmac
-import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .config import ConfigError
+from .keyring import KeyRing
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -71,43 +68,6 @@ _COMMON_PASSWORDS = frozenset(
 
 # ---------------------------------------------------------------------------
 # Field encryption (TOTP secrets now; documents and HMAC secrets later).
-
-
-class KeyRing:
-    """AES-256-GCM keys by id. New data is sealed with the current key; any listed key opens
-    old data, so keys rotate by adding a new id in front and re-sealing at leisure."""
-
-    def __init__(self, spec: str, current_id: str = ""):
-        self.keys: dict[str, bytes] = {}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            key_id, _, encoded = item.partition(":")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except ValueError as exc:
-                raise ConfigError(f"ENCRYPTION_KEYS entry {key_id!r} is not valid base64") from exc
-            if len(key) != 32 or not key_id:
-                raise ConfigError(f"ENCRYPTION_KEYS entry {key_id!r} must be '<id>:<base64 of 32 bytes>'")
-            self.keys[key_id] = key
-        if not self.keys:
-            raise ConfigError("ENCRYPTION_KEYS is empty; set '<id>:<base64 of 32 bytes>'")
-        self.current_id = current_id or next(iter(self.keys))
-        if self.current_id not in self.keys:
-            raise ConfigError(f"ENCRYPTION_KEY_ID {self.current_id!r} is not in ENCRYPTION_KEYS")
-
-    def aead(self, key_id: str) -> AESGCM:
-        return AESGCM(self.keys[key_id])
-
-    def seal(self, plaintext: bytes, associated: bytes = b"") -> str:
-        nonce = os.urandom(12)
-        sealed = self.aead(self.current_id).encrypt(nonce, plaintext, associated)
-        return f"{self.current_id}:{base64.b64encode(nonce + sealed).decode()}"
-
-    def open(self, token: str, associated: bytes = b"") -> bytes:
-        key_id, _, encoded = token.partition(":")
-        if key_id not in self.keys:
-            raise ConfigError(f"data was sealed with key {key_id!r}, which is not in ENCRYPTION_KEYS any more")
-        raw = base64.b64decode(encoded)
-        return self.aead(key_id).decrypt(raw[:12], raw[12:], associated)
 
 
 def init_keyring(app: Flask) -> None:

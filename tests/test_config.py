@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidTag
 
 from onboarding import create_app
 from onboarding.config import DEV_ENCRYPTION_KEYS, DEV_SECRET_KEY, ConfigError
-from onboarding.security import KeyRing
+from onboarding.keyring import KeyRing
 
 # Variables a deployment sets; cleared so the process environment cannot change the outcome.
 DEPLOYMENT_VARIABLES = ("SECRET_KEY", "ENCRYPTION_KEYS", "ENCRYPTION_KEY_ID", "SESSION_COOKIE_SECURE",

@@ -25,7 +25,7 @@ from onboarding.documents.storage import (
     safe_display_name,
     sniff_type,
 )
-from onboarding.security import KeyRing
+from onboarding.keyring import KeyRing
 
 MIB = 1024 * 1024
 AAD = b"document:1"

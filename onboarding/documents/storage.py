@@ -39,7 +39,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-from ..security import KeyRing, keyring
+from ..keyring import KeyRing
+from ..security import keyring
 
 log = logging.getLogger(__name__)
 
