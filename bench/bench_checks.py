@@ -21,7 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OFAC_FULL = ROOT.parent / "shared" / "fixtures" / "sanctions" / "ofac-full"
+SANCTIONS_FIXTURES = ROOT / "tests" / "fixtures" / "sanctions"  # in the repository: see its README.md
+OFAC_FULL = SANCTIONS_FIXTURES / "ofac-full"
 RESULTS = Path(__file__).resolve().parent / "results.json"
 MB = 1024 * 1024
 
@@ -85,9 +86,9 @@ def measure_document_checks(app, data: bytes) -> dict:
 def seed_institutions(app, count: int, start: int = 0) -> None:
     """`count` active institutions with a submitted application each (company and six people),
     written directly for speed; their names are ordinary, a few echo listed names."""
-    from onboarding.accounts.models import Institution
     from onboarding.applications.models import Application, Party
     from onboarding.db import db, utcnow
+    from onboarding.institutions.models import Institution
 
     rng = random.Random(start + 11)
     first = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemal", "Lena"]

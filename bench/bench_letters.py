@@ -45,6 +45,8 @@ def letter_facts() -> dict[str, Any]:
     from onboarding.accounts.operations import create_staff
     from onboarding.applications.models import Application
     from onboarding.db import db, utcnow
+    from onboarding.institutions.models import Institution
+    from onboarding.institutions.operations import grant_access
     from onboarding.letters.facts import gather_facts
     from onboarding.letters.operations import new_verification_code
     from tests.factories import PASSWORD, complete_application, make_applicant, submit
@@ -57,9 +59,11 @@ def letter_facts() -> dict[str, Any]:
               for role, name in (("qualification_reviewer", "Quinn Qualifier"), ("compliance", "Cora Compliance"),
                                  ("approver", "Avery Approver"))]
     application.qualified_by_id, application.compliance_signoff_by_id = people[0].id, people[1].id
-    application.granted_scopes = ["account:read", "market:read", "spot:trade", "margin:trade", "futures:trade"]
-    application.rate_tier, application.max_keys = "premier", 20
     application.ip_allowlist = [f"203.0.113.{i}" for i in range(1, 9)] + ["2001:db8::/48", "198.51.100.0/24"]
+    grant_access(db.session.get(Institution, application.institution_id),
+                 scopes=["account:read", "market:read", "spot:trade", "margin:trade", "futures:trade"],
+                 rate_tier="premier", max_keys=20, ip_allowlist=application.ip_allowlist,
+                 granted_by_id=people[2].id, application_id=application.id)
     application.state = "approved"
     db.session.commit()
     return gather_facts(application, approved_by_id=people[2].id, code=new_verification_code(), issued_at=utcnow())
@@ -72,9 +76,9 @@ def main() -> dict:
     from weasyprint import HTML
 
     from onboarding import create_app
-    from onboarding.documents.storage import document_store
     from onboarding.letters.operations import MAX_LETTER_BYTES
     from onboarding.letters.render import BundledAssetFetcher, render_pdf
+    from onboarding.storage import document_store
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-letters-"))
     app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{workdir}/bench.db", "JOBS_EAGER": True,

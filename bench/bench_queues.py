@@ -33,10 +33,11 @@ def build(size: int):
     from sqlalchemy import insert
 
     from onboarding import create_app
-    from onboarding.accounts.models import Institution, User
+    from onboarding.accounts.models import User
     from onboarding.accounts.operations import create_staff, set_totp_secret
     from onboarding.applications.models import Application
     from onboarding.db import db, utcnow
+    from onboarding.institutions.models import Institution
 
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-queues-{size}-"))
     app = create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{workdir}/bench.db", "JOBS_EAGER": True,

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OFAC_FULL = ROOT.parent / "shared" / "fixtures" / "sanctions" / "ofac-full"
+SANCTIONS_FIXTURES = ROOT / "tests" / "fixtures" / "sanctions"  # in the repository: see its README.md
+OFAC_FULL = SANCTIONS_FIXTURES / "ofac-full"
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 SEED = 20240601
@@ -390,8 +391,8 @@ def _make_app(folder: Path, name: str):
 def run(path: Path = OFAC_FULL, seed: int = SEED) -> dict[str, Any]:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from onboarding.db import db
+    from onboarding.screening.current import current_matcher
     from onboarding.screening.lists import import_list
-    from onboarding.screening.matcher import current_matcher
     from onboarding.screening.models import ListEntry
     from onboarding.screening.normalise import sorted_key
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import sys
 
 import click
+import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .accounts.models import STAFF_ROLES
+from .accounts.operations import create_staff, find_user_by_email, totp_secret
+from .agreements.operations import publish_rules
+from .audit.operations import verify_chain
 from .db import db
+from .demo import seed_demo
 from .errors import OperationRefused
+from .jobs import sweep
+from .screening.cli import sanctions_cli
+from .worker import run_worker
 
 audit_cli = AppGroup("audit", help="Audit log tools.")
 rules_cli = AppGroup("rules", help="Rule documents (API usage, risk control).")
@@ -27,8 +35,6 @@ jobs_cli = AppGroup("jobs", help="Job outbox tools.")
 @with_appcontext
 def create_staff_command(email: str, full_name: str, roles: tuple[str, ...], password: str) -> None:
     """Create a staff account. They set up TOTP at their first sign-in."""
-    from .accounts.operations import create_staff
-
     try:
         user = create_staff(email=email, full_name=full_name or email.split("@")[0], password=password,
                             roles=roles)
@@ -44,8 +50,6 @@ def create_staff_command(email: str, full_name: str, roles: tuple[str, ...], pas
 @with_appcontext
 def seed_demo_command() -> None:
     """Create demo accounts (idempotent) and print the logins."""
-    from .demo import seed_demo
-
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("seed-demo is only available in development: its passwords are public.")
 
@@ -78,10 +82,6 @@ def demo_logins_text(accounts) -> str:
 @with_appcontext
 def demo_totp_command(email: str) -> None:
     """Print the current TOTP code of a demo staff account (development only)."""
-    import pyotp
-
-    from .accounts.operations import find_user_by_email, totp_secret
-
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("demo-totp is only available in development.")
     user = find_user_by_email(email)
@@ -94,8 +94,6 @@ def demo_totp_command(email: str) -> None:
 @audit_cli.command("verify")
 def audit_verify_command() -> None:
     """Check the hash chain; names the first broken link and exits 1 if there is one."""
-    from .audit.operations import verify_chain
-
     report = verify_chain()
     if report.ok:
         click.echo(f"Audit log intact: {report.checked} events verified.")
@@ -113,8 +111,6 @@ def audit_verify_command() -> None:
 @click.option("--by", "published_by", default="cli", help="Who publishes (recorded in the audit log).")
 def rules_publish_command(kind: str, path: str, version: str, published_by: str) -> None:
     """Publish a new version of a rule document; applicants see it from now on."""
-    from .agreements.operations import publish_rules
-
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -136,8 +132,6 @@ def rules_publish_command(kind: str, path: str, version: str, published_by: str)
 @click.option("--min-age", default=0, show_default=True, help="Only rows waiting at least this many seconds.")
 def jobs_dispatch_command(min_age: int) -> None:
     """Push outbox rows left behind (Redis was down, a worker died) to the queue."""
-    from .jobs import sweep
-
     count = sweep(min_age_seconds=min_age)
     click.echo(f"Dispatched {count} job(s).")
 
@@ -146,8 +140,6 @@ def jobs_dispatch_command(min_age: int) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for this app; it also sweeps the outbox periodically."""
-    from .worker import run_worker
-
     run_worker(current_app._get_current_object(), burst=burst)
 
 
@@ -156,7 +148,5 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(rules_cli)
-    from .screening.cli import sanctions_cli
-
     app.cli.add_command(sanctions_cli)
     app.cli.add_command(jobs_cli)

@@ -6,10 +6,24 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from importlib.resources import files
+
+from sqlalchemy import select
 
 from .accounts.models import STAFF_ROLES
 from .accounts.operations import create_staff, find_user_by_email, register_applicant, set_totp_secret
+from .agreements.models import API_USAGE
+from .agreements.operations import current_rules, publish_bundled_rules
+from .applications import operations as ops
+from .applications.models import CHECKING, PERSON, Application
+from .checks.runner import run_application_checks
 from .db import db, utcnow
+from .documents.models import Document
+from .documents.operations import upload_document
+from .documents.requirements import required_documents
+from .review import operations as review
+from .screening.lists import current_snapshot, import_list
+from .screening.models import LinkSignal
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (printed for the demo on purpose)
 
@@ -47,8 +61,6 @@ class DemoAccount:
 
 
 def seed_demo() -> list[DemoAccount]:
-    from .agreements.operations import publish_bundled_rules
-
     publish_bundled_rules()
     import_demo_lists()
     accounts: list[DemoAccount] = []
@@ -79,10 +91,6 @@ def seed_demo() -> list[DemoAccount]:
 
 def import_demo_lists() -> None:
     """The bundled OFAC and UN samples, when no list of that source was imported yet."""
-    from importlib.resources import files
-
-    from .screening.lists import current_snapshot, import_list
-
     folder = files("onboarding.screening").joinpath("demo_lists")
     for source, path in (("ofac-sdn", folder / "ofac-sample"), ("un-xml", folder / "un-sample" / "consolidated.xml")):
         if current_snapshot(source) is None:
@@ -115,9 +123,6 @@ def identity_jpeg(size: tuple[int, int] = (800, 500)) -> bytes:
 
 def upload_every_document(application, user) -> None:
     """Fill every document slot with a generated file dated 30 days ago."""
-    from .documents.operations import upload_document
-    from .documents.requirements import required_documents
-
     today = date.today()
     for requirement in required_documents(application):
         identity = requirement.kind.needs_expiry
@@ -132,11 +137,6 @@ def upload_every_document(application, user) -> None:
 
 def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str) -> None:
     """A draft half-filled ('draft') or a complete, submitted application ('submit')."""
-    from .agreements.models import API_USAGE
-    from .agreements.operations import current_rules
-    from .applications import operations as ops
-    from .applications.models import PERSON
-
     application = ops.start_application(user)
     ops.save_company(application, {
         "legal_name": legal_name, "trading_names": [legal_name.split()[0]], "registration_number": "HRB 123456",
@@ -174,14 +174,6 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
 
 def review_demo_application(application_id: int, stage: str) -> None:
     """Take a submitted demo application through review by the demo staff, up to `stage`."""
-    from sqlalchemy import select
-
-    from .applications.models import CHECKING, Application
-    from .checks.runner import run_application_checks
-    from .documents.models import Document
-    from .review import operations as review
-    from .screening.models import LinkSignal
-
     db.session.commit()  # the checks (run in-process, or by a worker) need the submission committed
     if db.session.get(Application, application_id).state == CHECKING:
         run_application_checks(application_id)

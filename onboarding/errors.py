@@ -13,12 +13,22 @@ class ConfigError(RuntimeError):
 
 class OperationRefused(Exception):
     """An operation cannot be done as asked. `message` is fit to show to the user;
-    `field` names the form field it belongs to, when it belongs to one."""
+    `field` names the form field it belongs to, when it belongs to one. `http_status` is what a route
+    answers with: 422 (the input cannot be applied) unless a subclass says otherwise, e.g. 409 for a
+    conflict with what someone else did meanwhile. Routes read it; they never parse the message."""
+
+    http_status = 422
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class Conflict(OperationRefused):
+    """Someone else changed the record meanwhile (a stale form, a lost race): 409."""
+
+    http_status = 409
 
 
 _TITLES = {

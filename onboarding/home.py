@@ -7,7 +7,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .accounts.models import STAFF_ROLES
+from .applications.queries import latest_application
 from .audit.models import AuditEvent
+from .dashboard.overview import staff_overview
 from .db import db
 from .security import applicant_required, roles_required
 
@@ -37,8 +39,6 @@ def applicant():
         .order_by(AuditEvent.id.desc())
         .limit(10)
     ).all()
-    from .applications.queries import latest_application
-
     return render_template("home/applicant.html", institution=institution, history=history,
                            application=latest_application(institution.id))
 
@@ -47,8 +47,6 @@ def applicant():
 @roles_required()
 def staff():
     """The staff dashboard: the queues of the user's roles, then the figures of the whole team."""
-    from .dashboard.overview import staff_overview
-
     return render_template("home/staff.html", role_labels=STAFF_ROLES, **staff_overview())
 
 

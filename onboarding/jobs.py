@@ -16,10 +16,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
 from sqlalchemy import BigInteger, Integer, String, Text, event, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .audit.operations import acting_as_system
 from .db import JSONDocument, db, utcnow
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,7 @@ log = logging.getLogger(__name__)
 # Modules whose import registers job handlers; the worker imports them all.
 JOB_MODULES = (
     "onboarding.notifications.jobs",
-    "onboarding.applications.jobs",
+    "onboarding.checks.jobs",
     "onboarding.documents.jobs",
     "onboarding.screening.jobs",
     "onboarding.letters.jobs",
@@ -104,16 +108,12 @@ def redis_connection():
         return None
     conn = app.extensions.get("redis")
     if conn is None:
-        from redis import Redis
-
         conn = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
         app.extensions["redis"] = conn
     return conn
 
 
 def rq_queue():
-    from rq import Queue
-
     conn = redis_connection()
     if conn is None:
         return None
@@ -175,7 +175,6 @@ def sweep(min_age_seconds: int = 0) -> int:
         return 0
     queue = rq_queue()
     if queue is not None and waiting:
-        from rq.job import Job, JobStatus
         in_rq = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
         try:
             statuses = Job.fetch_many([_rq_job_id(i) for i in waiting], connection=queue.connection)
@@ -234,8 +233,6 @@ def _run(outbox_id: int) -> str:
         job = db.session.get(OutboxJob, outbox_id)
         handler = handler_for(job.name)
         args = dict(job.args)
-        from .audit.operations import acting_as_system
-
         with acting_as_system():
             handler(**args)
         job = db.session.get(OutboxJob, outbox_id)
@@ -272,14 +269,11 @@ def set_worker_app(app: Flask) -> None:
 
 
 def _has_app() -> bool:
-    from flask import has_app_context
-
     return has_app_context()
 
 
 def _app_for_job() -> Flask:
     if _worker_app is None:
-        from . import create_app
-
-        set_worker_app(create_app())
+        # RQ runs this in a horse forked from `flask --app app worker`, which set the app once.
+        raise RuntimeError("No application to run this job in: start workers with `flask --app app worker`.")
     return _worker_app

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 from markupsafe import Markup
 
-from .accounts.models import STAFF_ROLES
+from .db import utcnow
 
 
 def format_time(value: datetime | None, with_time: bool = True) -> Markup:
@@ -70,18 +70,14 @@ ACTION_LABELS = {
     "screening.hit_dispositioned": "Screening hit dispositioned",
     "linked.signal_reviewed": "Linked-applicant signal reviewed",
     "institution.activated": "Institution activated",
+    "institution.access_granted": "Access granted",
+    "institution.frozen": "Institution frozen",
+    "institution.reactivated": "Institution active again",
+    "institution.restricted": "Institution permanently restricted",
     "letter.issued": "Approval letter issued",
     "letter.downloaded": "Approval letter downloaded",
     "job.retried": "Failed job retried",
 }
-
-INSTITUTION_STATUS_LABELS = {
-    "prospect": "Not yet granted",
-    "active": "Active",
-    "frozen": "Frozen",
-    "restricted": "Permanently restricted",
-}
-
 
 def filesize(size: int) -> str:
     if size < 1024:
@@ -100,8 +96,6 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     """How long ago (or, for a future time, how far ahead): '3 d 4 h', '5 h', '12 min'."""
     if value is None:
         return "–"
-    from .db import utcnow
-
     seconds = abs(((now or utcnow()) - value).total_seconds())
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
@@ -116,13 +110,16 @@ def humanise_action(action: str) -> str:
     return ACTION_LABELS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
 
 
-def register_template_helpers(app: Flask) -> None:
+def register_template_helpers(app: Flask, *, role_labels: dict[str, str],
+                              institution_status_labels: dict[str, str]) -> None:
+    """Filters and globals every page uses. The labels come from the parts that own them (the factory
+    passes them in), so this module imports no feature part."""
     app.jinja_env.filters["time"] = format_time
     app.jinja_env.filters["date"] = lambda value: format_time(value, with_time=False)
     app.jinja_env.filters["action"] = humanise_action
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["age"] = age
-    app.jinja_env.filters["institution_status"] = lambda status: INSTITUTION_STATUS_LABELS.get(status, status)
-    app.jinja_env.globals["ROLE_LABELS"] = STAFF_ROLES
+    app.jinja_env.filters["institution_status"] = lambda status: institution_status_labels.get(status, status)
+    app.jinja_env.globals["ROLE_LABELS"] = role_labels
     app.jinja_env.globals["APP_NAME"] = "Institutional API Access"

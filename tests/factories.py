@@ -138,7 +138,7 @@ def accept_documents(application: Application, reviewer: User) -> None:
             review.decide_document(application, document, "accepted", None, None, reviewer)
     for hit in db.session.scalars(select(ScreeningHit).where(ScreeningHit.institution_id == application.institution_id,
                                                               ScreeningHit.disposition == "pending")):
-        review.dispose_hit(application, hit, "false_positive", "Different date of birth and nationality.", reviewer)
+        review.disposition_hit(application, hit, "false_positive", "Different date of birth and nationality.", reviewer)
     for signal in db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id,
                                                                LinkSignal.status == "open")):
         review.review_signal(application, signal, "dismissed", "Unrelated firm.", reviewer)

@@ -7,9 +7,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from onboarding.accounts.models import Institution, User
+from onboarding.accounts.models import User
 from onboarding.accounts.operations import create_staff, find_user_by_email, totp_secret
 from onboarding.db import db
+from onboarding.institutions.models import Institution
 
 from .conftest import last_email, link_in, path_of, submit_form
 

@@ -44,9 +44,9 @@ from onboarding.db import db, utcnow
 from onboarding.documents.models import Document
 from onboarding.documents.operations import DocumentRefused, upload_document
 from onboarding.documents.requirements import required_documents
-from onboarding.documents.storage import document_store
 from onboarding.errors import OperationRefused
 from onboarding.jobs import OutboxJob
+from onboarding.storage import document_store
 
 from .factories import (
     COMPANY_DATA,

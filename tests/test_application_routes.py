@@ -32,8 +32,8 @@ from onboarding.applications.models import (
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db
 from onboarding.documents.models import Document
-from onboarding.documents.storage import document_store
 from onboarding.jobs import OutboxJob
+from onboarding.storage import document_store
 
 from . import factories
 from .conftest import FreshStateClient, csrf_token_from, submit_form

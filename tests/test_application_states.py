@@ -122,11 +122,13 @@ def actor_for(rule_actor: str, roles: tuple[str, ...], applicant) -> Actor:
 
 def satisfy_review_guards(application: Application, action: str, reviewer) -> None:
     """What the review guards ask for before a staff decision: the case assigned to the reviewer, a
-    scored qualification to qualify, an item to change to request changes (tested in test_review_*)."""
-    from onboarding.review.models import ChangeRequest, QualificationReview
+    scored qualification to qualify or approve, an item to change to request changes (tested in
+    test_review_*)."""
+    from onboarding.applications.models import ChangeRequest
+    from onboarding.review.models import QualificationReview
 
     application.assignee_id = reviewer.id
-    if action == "qualify":
+    if action in ("qualify", "approve"):
         db.session.add(QualificationReview(application_id=application.id, round=application.check_round,
                                            reviewer_id=reviewer.id, scores={}, total_score=0,
                                            granted_scopes=["market:read"], rate_tier="standard", max_keys=1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from pathlib import Path
 
 import pyotp
 from sqlalchemy import select
@@ -21,9 +20,10 @@ from onboarding.screening.models import ScreeningHit
 
 from .conftest import submit_form
 from .factories import PASSWORD, complete_application, make_applicant, pdf_bytes, submit
+from .fixtures import SANCTIONS_FIXTURES
 from .services import EICAR
 
-OFAC_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sanctions" / "ofac-sample"
+OFAC_SAMPLE = SANCTIONS_FIXTURES / "ofac-sample"
 
 
 def sign_in_applicant(client, email="mm@northwind.example"):

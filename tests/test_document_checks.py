@@ -153,7 +153,7 @@ def test_stale_proof_of_address_fails_the_date_check(draft):
 
 
 def test_tampered_stored_file_is_reported_not_crashing(draft, app):
-    from onboarding.documents.storage import document_store
+    from onboarding.storage import document_store
 
     user, application = draft
     document = store(application, user, pdf_bytes())

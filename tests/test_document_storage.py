@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from flask import current_app
 
-from onboarding.documents.storage import (
+from onboarding.keyring import KeyRing
+from onboarding.storage import (
     CHUNK_SIZE,
     DocumentStore,
     StoredBlob,
@@ -25,7 +26,6 @@ from onboarding.documents.storage import (
     safe_display_name,
     sniff_type,
 )
-from onboarding.keyring import KeyRing
 
 MIB = 1024 * 1024
 AAD = b"document:1"

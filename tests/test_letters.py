@@ -21,12 +21,14 @@ from sqlalchemy import func, select
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError
 
-from onboarding.accounts.models import APPLICANT, Institution, User
+from onboarding.accounts.models import APPLICANT, User
 from onboarding.accounts.operations import create_staff, find_user_by_email, totp_secret
 from onboarding.applications.models import APPROVED, DOCUMENT_REVIEW, Application
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
-from onboarding.documents.storage import document_store
+from onboarding.institutions.models import ACTIVE, Institution
+from onboarding.institutions.operations import grant_access
+from onboarding.institutions.status import change_status
 from onboarding.jobs import request_job
 from onboarding.letters.jobs import issue_letter
 from onboarding.letters.models import ApprovalLetter
@@ -37,6 +39,7 @@ from onboarding.notifications.delivery import AttachmentUnavailable, build_mime
 from onboarding.notifications.models import EmailMessage
 from onboarding.review.models import QualificationReview
 from onboarding.review.qualification import CRITERION_CODES
+from onboarding.storage import document_store
 
 from .conftest import ARTIFACTS, last_email, submit_form
 from .factories import PASSWORD, complete_application, make_applicant, submit
@@ -81,14 +84,16 @@ def approved_application(*, compliance: bool = False) -> tuple[Application, User
         total_score=4 * len(CRITERION_CODES), granted_scopes=GRANTED, rate_tier="professional", max_keys=12,
         summary="Established market maker.",
     ))
-    application.granted_scopes, application.rate_tier, application.max_keys = GRANTED, "professional", 12
+    institution = db.session.get(Institution, application.institution_id)
+    grant_access(institution, scopes=GRANTED, rate_tier="professional", max_keys=12,
+                 ip_allowlist=application.ip_allowlist, granted_by_id=approver.id, application_id=application.id)
     application.qualified_by_id = qualifier.id
     if compliance:
         officer = staff("cora@exchange.example", "Cora Compliance", "compliance")
         application.needs_compliance_signoff = True
         application.compliance_signoff_by_id, application.compliance_signoff_at = officer.id, utcnow()
     application.state, application.decided_at = APPROVED, utcnow()  # test set-up: approval is not ours to test
-    db.session.get(Institution, application.institution_id).status = "active"
+    change_status(institution, ACTIVE, reason="test set-up")
     db.session.commit()
     return application, approver
 

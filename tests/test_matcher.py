@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -12,15 +11,17 @@ from sqlalchemy import update
 
 from onboarding.db import db
 from onboarding.screening import matcher as matcher_module
+from onboarding.screening.current import current_matcher, screen
 from onboarding.screening.lists import import_list
-from onboarding.screening.matcher import ListedEntry, Matcher, current_matcher, screen
+from onboarding.screening.matcher import ListedEntry, Matcher
 from onboarding.screening.models import ListSnapshot
 from onboarding.screening.normalise import initial_matches, normalise, normalise_name, skeleton, sorted_key, tokens
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sanctions"
-OFAC_SAMPLE = FIXTURES / "ofac-sample"
-UN_SAMPLE = FIXTURES / "un-sample" / "consolidated.xml"
-FTM_SAMPLE = FIXTURES / "ftm-sample" / "entities.ftm.json"
+from .fixtures import SANCTIONS_FIXTURES
+
+OFAC_SAMPLE = SANCTIONS_FIXTURES / "ofac-sample"
+UN_SAMPLE = SANCTIONS_FIXTURES / "un-sample" / "consolidated.xml"
+FTM_SAMPLE = SANCTIONS_FIXTURES / "ftm-sample" / "entities.ftm.json"
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from onboarding.accounts.models import Institution
 from onboarding.accounts.operations import find_user_by_email, set_totp_secret
 from onboarding.applications import operations as app_ops
 from onboarding.applications.models import Application
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
+from onboarding.institutions.models import Institution
 from onboarding.jobs import OutboxJob
 from onboarding.review import operations as review
 

@@ -9,18 +9,19 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from onboarding.accounts.models import Institution
-from onboarding.applications.models import Application
+from onboarding.applications.changes import open_change_requests
+from onboarding.applications.models import Application, ChangeRequest
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
 from onboarding.documents.models import Document
 from onboarding.documents.operations import upload_document
 from onboarding.errors import OperationRefused
+from onboarding.institutions.models import Institution
+from onboarding.institutions.queries import current_grant
 from onboarding.jobs import OutboxJob
 from onboarding.review import operations as review
-from onboarding.review.models import ChangeRequest
-from onboarding.review.queries import open_change_requests
 from onboarding.review.queues import QUEUES, Filters, queue_counts, queue_page
+from onboarding.review.signoff import refresh_signoff_requirement
 from onboarding.screening.models import ScreeningHit
 
 from . import factories
@@ -70,12 +71,16 @@ def test_a_case_goes_from_document_review_to_approval(app):
     application = db.session.get(Application, application.id)
     assert application.state == "pending_approval"
     assert application.qualified_by_id == team["qualification"].id
-    assert application.granted_scopes == ["market:read", "spot:trade"] and application.rate_tier == "professional"
+    assert current_grant(application.institution_id) is None, "qualification proposes; approval grants"
 
     factories.approve(application, team["approver"])
     application = db.session.get(Application, application.id)
     assert application.state == "approved" and application.decided_at is not None
     assert db.session.get(Institution, application.institution_id).status == "active"
+    grant = current_grant(application.institution_id)
+    assert grant.scopes == ["market:read", "spot:trade"] and grant.rate_tier == "professional"
+    assert grant.application_id == application.id and grant.granted_by_id == team["approver"].id
+    assert grant.ip_allowlist == application.ip_allowlist
     assert db.session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.name == "letters.issue")) == 1
     actions = db.session.scalars(select(AuditEvent.action).where(
         AuditEvent.subject_type == "application", AuditEvent.subject_id == str(application.id))).all()
@@ -145,12 +150,12 @@ def test_undisposed_hits_block_acceptance_and_approval(app):
     assert db.session.get(Application, application.id).state == "document_review"
 
     # A disposition needs a reason.
-    assert "Give the reason" in refused(review.dispose_hit, application, hits[0], "false_positive", "  ", reviewer)
+    assert "Give the reason" in refused(review.disposition_hit, application, hits[0], "false_positive", "  ", reviewer)
     assert db.session.get(ScreeningHit, hits[0].id).disposition == "pending"
 
     # A hit found by monitoring while the case waits for approval blocks the approval as well.
     for hit in hits:
-        review.dispose_hit(application, hit, "false_positive", "Born 1963 but different nationality.", reviewer)
+        review.disposition_hit(application, hit, "false_positive", "Born 1963 but different nationality.", reviewer)
     db.session.commit()
     application = db.session.get(Application, application.id)
     if application.needs_compliance_signoff:
@@ -176,7 +181,7 @@ def test_a_true_match_can_only_be_rejected(app):
     review.claim(application, reviewer)
     hit = db.session.scalars(select(ScreeningHit).where(
         ScreeningHit.institution_id == application.institution_id)).first()
-    review.dispose_hit(application, hit, "true_match", "Same name, birth date and nationality as the SDN entry.",
+    review.disposition_hit(application, hit, "true_match", "Same name, birth date and nationality as the SDN entry.",
                        reviewer)
     db.session.commit()
     assert "can only be rejected" in refused(review.accept_documents, application, reviewer)
@@ -190,7 +195,7 @@ def test_high_risk_needs_a_compliance_signoff_before_approval(app):
     team = review_team()
     application = submitted()
     application.risk_band = "high"  # as the risk score would set it; the flag follows
-    review.refresh_signoff_requirement(application)
+    refresh_signoff_requirement(application)
     db.session.commit()
     assert queue_counts()["compliance"] == 1
     application = waiting_for_approval(application, team)

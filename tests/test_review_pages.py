@@ -11,17 +11,19 @@ from datetime import date, timedelta
 import pyotp
 from sqlalchemy import func, select
 
-from onboarding.accounts.models import Institution
 from onboarding.accounts.operations import find_user_by_email, set_totp_secret
 from onboarding.applications import operations as app_ops
-from onboarding.applications.models import Application
+from onboarding.applications.models import Application, ChangeRequest
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
 from onboarding.documents.models import Document
 from onboarding.documents.operations import upload_document
+from onboarding.institutions.models import Institution
+from onboarding.institutions.queries import current_grant
 from onboarding.jobs import OutboxJob
 from onboarding.review import operations as review
-from onboarding.review.models import CaseNote, ChangeRequest
+from onboarding.review.models import CaseNote
+from onboarding.review.queries import latest_qualification
 from onboarding.screening.models import ScreeningHit
 
 from . import factories
@@ -133,7 +135,7 @@ def snapshot(application_id: int) -> dict:
     return {
         "state": application.state, "assignee": application.assignee_id, "version": application.lock_version,
         "decision": (application.decision_category, application.decision_note),
-        "qualified_by": application.qualified_by_id, "scopes": list(application.granted_scopes),
+        "qualified_by": application.qualified_by_id, "grant": current_grant(application.institution_id),
         "events": count(AuditEvent, AuditEvent.subject_type == "application",
                         AuditEvent.subject_id == str(application_id)),
         "documents": [(d.id, d.review_status, d.review_reason, d.review_comment) for d in documents_of(application_id)],
@@ -672,7 +674,9 @@ def test_three_staff_members_take_a_case_to_approval(app, client):
     assert post_case(quinn, application.id, "qualify", qualification_form(max_keys="12")).status_code == 303
     case = db.session.get(Application, application.id)
     assert case.state == "pending_approval" and case.qualified_by_id == team["qualification"].id
-    assert case.max_keys == 12 and case.granted_scopes == ["market:read", "spot:trade"]
+    proposed = latest_qualification(case)
+    assert proposed.max_keys == 12 and proposed.granted_scopes == ["market:read", "spot:trade"]
+    assert current_grant(case.institution_id) is None, "qualification proposes; approval grants"
 
     assert post_case(avery, application.id, "claim", {}).status_code == 303
     page = text_of(avery.get(f"/staff/applications/{application.id}"))
@@ -683,6 +687,9 @@ def test_three_staff_members_take_a_case_to_approval(app, client):
     case = db.session.get(Application, application.id)
     assert case.state == "approved" and case.decided_at is not None and case.assignee_id is None
     assert db.session.get(Institution, case.institution_id).status == "active"
+    grant = current_grant(case.institution_id)
+    assert grant.max_keys == 12 and grant.scopes == ["market:read", "spot:trade"]
+    assert grant.granted_by_id == team["approver"].id and grant.application_id == application.id
     assert count(OutboxJob, OutboxJob.name == "letters.issue") == 1
     actions = db.session.scalars(select(AuditEvent.actor_id).where(
         AuditEvent.subject_id == str(application.id),

@@ -18,11 +18,12 @@ from onboarding.screening.importers import country_code, parse_ofac_dob
 from onboarding.screening.lists import ListImportError, current_snapshot, current_snapshots, import_list
 from onboarding.screening.models import ListAlias, ListEntry, ListSnapshot
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sanctions"
-OFAC_SAMPLE = FIXTURES / "ofac-sample"
-OFAC_FULL = FIXTURES / "ofac-full"
-UN_SAMPLE = FIXTURES / "un-sample" / "consolidated.xml"
-FTM_SAMPLE = FIXTURES / "ftm-sample" / "entities.ftm.json"
+from .fixtures import SANCTIONS_FIXTURES
+
+OFAC_SAMPLE = SANCTIONS_FIXTURES / "ofac-sample"
+OFAC_FULL = SANCTIONS_FIXTURES / "ofac-full"
+UN_SAMPLE = SANCTIONS_FIXTURES / "un-sample" / "consolidated.xml"
+FTM_SAMPLE = SANCTIONS_FIXTURES / "ftm-sample" / "entities.ftm.json"
 
 
 def count(model, **where) -> int:

@@ -1,4 +1,4 @@
-"""Users, institutions, staff roles, MFA recovery codes and login attempts."""
+"""Users, staff roles, MFA recovery codes and login attempts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db, utcnow
+from ..institutions.models import Institution
 
 APPLICANT, STAFF = "applicant", "staff"
 
@@ -19,20 +20,6 @@ STAFF_ROLES = {
     "compliance": "Compliance officer",
     "admin": "Administrator",
 }
-
-
-class Institution(db.Model):
-    """A company applying for, or holding, API access. Status per DESIGN 3."""
-
-    __tablename__ = "institutions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    legal_name: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(20), default="prospect", index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    signup_ip: Mapped[str | None] = mapped_column(String(64))
-
-    users: Mapped[list[User]] = relationship(back_populates="institution")
 
 
 class User(db.Model):

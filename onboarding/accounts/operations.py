@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
+from ..institutions.operations import register_institution
 from ..notifications.operations import queue_email
 from ..security import (
     hash_password,
@@ -26,7 +27,7 @@ from ..security import (
     verify_password,
 )
 from ..templating import external_url
-from .models import APPLICANT, STAFF, STAFF_ROLES, Institution, LoginAttempt, RecoveryCode, StaffRole, User
+from .models import APPLICANT, STAFF, STAFF_ROLES, LoginAttempt, RecoveryCode, StaffRole, User
 
 RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "Exchange Institutional Onboarding"
@@ -60,7 +61,7 @@ def register_applicant(
             field="email",
         )
     _check_new_password(password, email, full_name)
-    institution = Institution(legal_name=legal_name.strip(), signup_ip=ip)
+    institution = register_institution(legal_name.strip(), signup_ip=ip)
     user = User(
         email=email,
         full_name=full_name.strip(),
@@ -68,9 +69,8 @@ def register_applicant(
         kind=APPLICANT,
         institution=institution,
     )
-    db.session.add_all([institution, user])
+    db.session.add(user)
     db.session.flush()
-    record("institution.registered", "institution", institution.id, {"legal_name": institution.legal_name})
     record("user.registered", "user", user.id, {"email": email, "institution_id": institution.id},
            actor_id=user.id, actor_label=email)
     if send_verification:

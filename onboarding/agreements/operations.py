@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from importlib.resources import files
 
 from sqlalchemy import select
 
@@ -98,8 +99,6 @@ BUNDLED_TEXTS = {
 
 def publish_bundled_rules() -> None:
     """Publish the first versions shipped with the product (idempotent)."""
-    from importlib.resources import files
-
     for kind, (version, filename) in BUNDLED_TEXTS.items():
         if current_rules(kind) is None:
             text = files("onboarding.agreements").joinpath("texts", filename).read_text(encoding="utf-8")

@@ -1,9 +1,16 @@
-"""What is still missing or invalid in an application, step by step, with where to fix it."""
+"""What is still missing or invalid in an application, step by step, with where to fix it.
+
+The company, ownership and profile steps are checked here. Steps owned by parts above applications (the
+documents step) register their checker when the app is built (`register_step_checker`); a step with no
+checker makes every completeness question fail, so a missing registration can never let an incomplete
+application through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..institutions.access import has_trade_scope
 from .models import Application
 from .queries import ownership_summary
 
@@ -15,7 +22,6 @@ STEPS = [
     ("review", "Review and submit"),
 ]
 STEP_LABELS = dict(STEPS)
-TRADE_SCOPES = {"spot:trade", "margin:trade", "futures:trade"}
 
 
 @dataclass(frozen=True)
@@ -98,73 +104,55 @@ def profile_problems(app: Application) -> list[Problem]:
     ]
     problems = [Problem("profile", message, name) for name, message in required
                 if getattr(app, name) in (None, [], "")]
-    if set(app.requested_scopes or []) & TRADE_SCOPES and not app.ip_allowlist:
+    if has_trade_scope(app.requested_scopes) and not app.ip_allowlist:
         problems.append(Problem("profile", "Trading scopes need an IP allow-list: list the addresses your "
                                            "systems trade from.", "ip_allowlist"))
     return problems
 
 
-def document_problems(app: Application) -> list[Problem]:
-    from sqlalchemy import select
-
-    from ..db import db
-    from ..documents.models import Document
-    from ..documents.requirements import date_problems, required_documents
-
-    uploaded = {d.requirement_key: d for d in db.session.scalars(
-        select(Document).where(Document.application_id == app.id)
-    )}
-    problems: list[Problem] = []
-    for requirement in required_documents(app):
-        document = uploaded.get(requirement.key)
-        label = requirement.kind.label + ("" if requirement.party is None else f" for {requirement.party.name}")
-        if document is None:
-            problems.append(Problem("documents", f"Upload the {_lower_first(label)}.", requirement.key))
-            continue
-        for message in date_problems(requirement.kind, document.issue_date, document.expiry_date).values():
-            problems.append(Problem("documents", f"{label}: {message}", requirement.key))
-        if document.review_status in ("reupload", "rejected"):
-            # A reviewer turned this file down: only a new upload (a new record) clears it.
-            problems.append(Problem("documents", f"{label}: our reviewers need a new file. Upload a replacement.",
-                                    requirement.key))
-    return problems
+@dataclass(frozen=True)
+class StepChecker:
+    problems: Callable[[Application], list[Problem]]
+    # Whether the applicant has begun the step (for the progress indicator).
+    started: Callable[[Application], bool]
 
 
-def _lower_first(label: str) -> str:
-    """'Certificate of ...' -> 'certificate of ...', but 'AML/CTF policy' stays as it is."""
-    return label if label[1:2].isupper() else label[0].lower() + label[1:]
+_checkers: dict[str, StepChecker] = {
+    "company": StepChecker(company_problems, lambda app: "company" in (app.steps_saved or {})),
+    "ownership": StepChecker(ownership_problems,
+                             lambda app: bool((app.steps_saved or {}).get("ownership") or app.parties)),
+    "profile": StepChecker(profile_problems, lambda app: "profile" in (app.steps_saved or {})),
+}
+CHECKED_STEPS = tuple(step for step, _ in STEPS if step != "review")
+
+
+def register_step_checker(step: str, problems: Callable[[Application], list[Problem]],
+                          started: Callable[[Application], bool]) -> None:
+    """A part above applications checks its own step (registering again replaces: tests build many apps)."""
+    if step not in CHECKED_STEPS:
+        raise KeyError(f"no step {step!r}")
+    _checkers[step] = StepChecker(problems, started)
+
+
+def _checker(step: str) -> StepChecker:
+    try:
+        return _checkers[step]
+    except KeyError:
+        raise RuntimeError(f"No completeness checker is registered for the {step!r} step.") from None
 
 
 def find_problems(app: Application) -> list[Problem]:
-    return company_problems(app) + ownership_problems(app) + profile_problems(app) + document_problems(app)
-
-
-def _document_count(app: Application) -> int:
-    from ..documents.requirements import required_documents
-
-    return len(required_documents(app))
+    return [problem for step in CHECKED_STEPS for problem in _checker(step).problems(app)]
 
 
 def step_status(app: Application) -> dict[str, str]:
     """'complete', 'incomplete' or 'not_started' per step, for the progress indicator."""
-    problems_by_step = {
-        "company": company_problems(app),
-        "ownership": ownership_problems(app),
-        "profile": profile_problems(app),
-        "documents": document_problems(app),
-    }
-    saved = app.steps_saved or {}
-    started = {
-        "company": "company" in saved,
-        "ownership": bool(saved.get("ownership") or app.parties),
-        "profile": "profile" in saved,
-        "documents": bool(saved.get("documents") or len(problems_by_step["documents"]) < _document_count(app)),
-    }
     status = {}
-    for step, problems in problems_by_step.items():
-        if not problems:
+    for step in CHECKED_STEPS:
+        checker = _checker(step)
+        if not checker.problems(app):
             status[step] = "complete"
-        elif started[step]:
+        elif checker.started(app):
             status[step] = "incomplete"
         else:
             status[step] = "not_started"

@@ -8,15 +8,12 @@ import re
 from datetime import date
 from decimal import Decimal
 
-import pycountry
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from stdnum import lei as stdnum_lei
 from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -29,13 +26,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-SCOPES = {
-    "account:read": "Account read: balances, orders, trades",
-    "market:read": "Market data read",
-    "spot:trade": "Spot trading",
-    "margin:trade": "Margin trading",
-    "futures:trade": "Futures trading",
-}
+from ..countries import countries
+from ..institutions.access import SCOPES
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -43,15 +35,7 @@ def choices(pairs) -> list[SelectChoice]:
 
 
 def country_choices() -> list[SelectChoice]:
-    countries = sorted(pycountry.countries, key=lambda c: getattr(c, "common_name", c.name))
-    return choices([("", "Choose a country")] + [(c.alpha_2, getattr(c, "common_name", c.name)) for c in countries])
-
-
-def country_name(code: str | None) -> str:
-    if not code:
-        return ""
-    country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", country.name) if country else code
+    return choices([("", "Choose a country"), *countries()])
 
 
 class LinesField(TextAreaField):
@@ -332,40 +316,3 @@ class HoldingForm(FlaskForm):
     def validate_name(self, field):
         if not self.owner.data and not (field.data or "").strip():
             raise ValidationError("Enter the new shareholder's name, or choose someone already listed.")
-
-
-class ConfirmForm(FlaskForm):
-    """A bare form for buttons that change something (remove, withdraw, continue)."""
-
-    submit = SubmitField("Confirm")
-
-
-class DocumentUploadForm(FlaskForm):
-    requirement = HiddenField()
-    file = FileField("File (PDF, PNG or JPEG, at most 20 MB)")
-    issue_date = DateField("Issue date", validators=[Optional()])
-    expiry_date = DateField("Expiry date", validators=[Optional()])
-    submit = SubmitField("Upload")
-
-
-class SubmitApplicationForm(FlaskForm):
-    rules_version_id = HiddenField()
-    rules_sha256 = HiddenField()
-    signer_name = StringField("Full name of the signer", validators=[Length(max=200)],
-                              description="An authorised signatory declared in step 2.")
-    signer_title = StringField("Your title or position", validators=[Length(max=200)],
-                               description="For example Chief Executive Officer or Director.")
-    agree = BooleanField("I have read the API usage rules above and agree to them on behalf of the institution.")
-    submit = SubmitField("Agree and submit the application")
-
-    def validate_signer_name(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your full name.")
-
-    def validate_signer_title(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your title or position.")
-
-    def validate_agree(self, field):
-        if not field.data:
-            raise ValidationError("Tick the box to agree to the API usage rules.")

@@ -39,6 +39,20 @@ STATE_LABELS = {
 
 PERSON, COMPANY = "person", "company"
 
+# Why an application was rejected, as the applicant sees it (`decision_category`). Deliberately general:
+# never reveals screening results.
+REJECTION_CATEGORIES = {
+    "kyb_unverified": "We could not verify the company, its owners or its documents.",
+    "qualification": "The market-making profile does not meet the requirements of the programme.",
+    "linked_accounts": "The institution is linked to another account in a way our rules do not allow.",
+    "jurisdiction": "We cannot offer API access to institutions in this jurisdiction.",
+    "compliance": "The application does not meet our compliance requirements.",
+}
+
+# The parts of the application a change request can be about (the step that fixes it).
+CHANGE_STEPS = {"company": "Company", "ownership": "Ownership and control", "profile": "Market-making profile",
+                "documents": "Documents"}
+
 
 class Application(db.Model):
     __tablename__ = "applications"
@@ -72,10 +86,6 @@ class Application(db.Model):
     decision_category: Mapped[str | None] = mapped_column(String(40))
     decision_note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
-    # What qualification granted (copied from the qualification review; read by API keys).
-    granted_scopes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
-    rate_tier: Mapped[str | None] = mapped_column(String(20))
-    max_keys: Mapped[int | None]
 
     # Step 1: company.
     legal_name: Mapped[str | None] = mapped_column(String(300))
@@ -205,3 +215,23 @@ class OwnershipLink(db.Model):
     application: Mapped[Application] = relationship(back_populates="ownership_links")
     owner: Mapped[Party] = relationship(foreign_keys=[owner_id])
     owned: Mapped[Party | None] = relationship(foreign_keys=[owned_id])
+
+
+class ChangeRequest(db.Model):
+    """One thing the applicant must fix before resubmitting. Resolved when they resubmit.
+    Written only by `applications.changes`."""
+
+    __tablename__ = "change_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    # The submission round the request was made in.
+    round: Mapped[int]
+    # Which step of the application form fixes it: company, ownership, profile or documents.
+    step: Mapped[str] = mapped_column(String(20))
+    # For documents: the requirement slot ("company:<kind>" or "party:<id>:<kind>").
+    document_slot: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

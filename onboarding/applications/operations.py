@@ -3,6 +3,7 @@ withdraw. Operations check, change, flush and audit; the route commits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from ..errors import OperationRefused
 from .models import CLOSED_STATES, PERSON, REJECTED, Application, OwnershipLink, Party
 from .ownership import Link, find_loop
 from .queries import latest_application, open_application
-from .states import Actor, transition
+from .states import TRANSITIONS, Actor, TransitionRefused, current_rules_agreed, guards_for, transition
 
 COMPANY_FIELDS = (
     "legal_name", "trading_names", "registration_number", "jurisdiction", "incorporation_date", "lei",
@@ -124,12 +125,21 @@ def update_party(application: Application, party: Party, data: dict[str, Any]) -
            {"party_id": party.id, "fields": sorted(changed)})
 
 
+# What other parts do when a person or company leaves the application (documents: discard their files).
+# Registered when the app is built, so this module imports none of them.
+_party_removal_hooks: list[Callable[[Application, Party], None]] = []
+
+
+def register_party_removal(hook: Callable[[Application, Party], None]) -> None:
+    if hook not in _party_removal_hooks:
+        _party_removal_hooks.append(hook)
+
+
 def remove_party(application: Application, party: Party) -> None:
     """Remove a person or company, with every holding it has or that is held in it."""
     _require_editable(application)
-    from ..documents.operations import discard_party_documents
-
-    discard_party_documents(application, party)
+    for discard in _party_removal_hooks:
+        discard(application, party)
     for link in [lnk for lnk in application.ownership_links if party.id in (lnk.owner_id, lnk.owned_id)]:
         application.ownership_links.remove(link)
     application.parties.remove(party)
@@ -218,13 +228,10 @@ def submit_application(
             "Enter their full name as declared, or add the signer as a signatory first.", field="signer_name",
         )
     # Check every other guard first, so an incomplete application records no agreement.
-    from .states import TRANSITIONS, TransitionRefused, current_rules_agreed
-
-    rule = TRANSITIONS.get((application.state, "submit"))
-    if rule is None:
+    if (application.state, "submit") not in TRANSITIONS:
         raise TransitionRefused(f"This application was already submitted (its status is "
                                 f"“{application.state_label}”).")
-    for guard in rule.guards:
+    for guard in guards_for(application.state, "submit"):
         if guard is not current_rules_agreed:
             reason = guard(application, actor)
             if reason:

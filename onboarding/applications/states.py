@@ -2,20 +2,27 @@
 
 `transition()` is the only code that changes `Application.state`: it checks the table, the actor
 and the guards, changes the state, records an audit event and queues the notifications and jobs
-that follow, all in the caller's transaction."""
+that follow, all in the caller's transaction.
+
+The table keeps targets and roles, and the guards about the application itself (complete, rules
+agreed, the applicant's own, items to change listed). Parts above it (review) register the guards and
+effects they own when the app is built (`register_guards`, `register_effect`), so the lifecycle never
+imports them. A staff action with no registered guard is refused: a missing registration fails closed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-
-from flask import current_app
 
 from ..accounts.models import User
+from ..agreements.models import API_USAGE
+from ..agreements.operations import has_agreed_to_current
 from ..audit.operations import record
 from ..db import utcnow
 from ..errors import OperationRefused
+from ..jobs import request_job
+from .changes import answer_open_changes, open_change_requests
+from .completeness import find_problems
 from .models import (
     APPROVED,
     CHANGES_REQUESTED,
@@ -30,6 +37,7 @@ from .models import (
     WITHDRAWN,
     Application,
 )
+from .notifications import notify_applicant
 
 APPLICANT, SYSTEM, STAFF = "applicant", "system", "staff"
 
@@ -70,8 +78,6 @@ class Rule:
 
 
 def application_complete(application: Application, actor: Actor) -> str | None:
-    from .completeness import find_problems
-
     problems = find_problems(application)
     if problems:
         return f"The application is not complete yet: {len(problems)} item(s) to fix. See the list on the review page."
@@ -79,99 +85,20 @@ def application_complete(application: Application, actor: Actor) -> str | None:
 
 
 def current_rules_agreed(application: Application, actor: Actor) -> str | None:
-    from ..agreements.models import API_USAGE
-    from ..agreements.operations import has_agreed_to_current
-
     if not has_agreed_to_current(application.institution_id, API_USAGE):
         return "The current API usage rules must be agreed to before submitting."
-    return None
-
-
-def four_eyes(application: Application, actor: Actor) -> str | None:
-    if actor.user is not None and application.qualified_by_id == actor.user.id:
-        return "You did the qualification review of this application; another approver must approve it."
-    return None
-
-
-def assigned_to_actor(application: Application, actor: Actor) -> str | None:
-    if application.assignee_id is None:
-        return "Claim this case before deciding on it: only the assigned reviewer decides."
-    if actor.user is None or application.assignee_id != actor.user.id:
-        from ..db import db
-
-        assignee = db.session.get(User, application.assignee_id)
-        return (f"This case is assigned to {assignee.full_name if assignee else 'another reviewer'}; only the "
-                "assignee can decide on it. An admin can reassign it.")
-    return None
-
-
-def screening_hits_disposed(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import pending_hit_count
-
-    pending = pending_hit_count(application)
-    if pending:
-        return (f"{pending} possible sanctions match(es) still need a disposition (true match or false positive, "
-                "with a reason).")
-    return None
-
-
-def no_confirmed_sanctions_match(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import true_match_count
-
-    if true_match_count(application):
-        return "A sanctions match was confirmed as a true match: this application can only be rejected."
-    return None
-
-
-def link_signals_reviewed(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import open_signal_count
-
-    count = open_signal_count(application)
-    if count:
-        return f"{count} linked-applicant signal(s) still need to be confirmed or dismissed."
-    return None
-
-
-def documents_all_accepted(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import documents_not_accepted
-
-    waiting = documents_not_accepted(application)
-    if waiting:
-        return (f"{len(waiting)} document(s) are not accepted yet. Accept each document, or request changes "
-                "for those that need a new file.")
-    return None
-
-
-def qualification_scored(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import current_qualification
-
-    if current_qualification(application) is None:
-        return "Score the qualification criteria and grant access before qualifying."
-    return None
-
-
-def change_items_listed(application: Application, actor: Actor) -> str | None:
-    from ..review.queries import open_change_requests
-
-    if not open_change_requests(application):
-        return "List at least one item the applicant must change."
-    return None
-
-
-def compliance_signed_off(application: Application, actor: Actor) -> str | None:
-    from ..review.operations import refresh_signoff_requirement
-
-    # Computed now, not trusted from the stored flag: a linked institution may have been restricted since.
-    refresh_signoff_requirement(application)
-    if application.needs_compliance_signoff and application.compliance_signoff_at is None:
-        return ("This case is high risk or linked to a restricted institution: a compliance officer must sign it "
-                "off before it can be approved.")
     return None
 
 
 def own_institution(application: Application, actor: Actor) -> str | None:
     if actor.user is None or actor.user.institution_id != application.institution_id:
         return "Only users of the applying institution can do this."
+    return None
+
+
+def change_items_listed(application: Application, actor: Actor) -> str | None:
+    if not open_change_requests(application):
+        return "List at least one item the applicant must change."
     return None
 
 
@@ -182,24 +109,17 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
     (DRAFT, "submit"): _SUBMIT,
     (CHANGES_REQUESTED, "submit"): _SUBMIT,
     (CHECKING, "checks_done"): Rule(DOCUMENT_REVIEW, SYSTEM),
-    (DOCUMENT_REVIEW, "documents_accepted"): Rule(
-        QUALIFICATION_REVIEW, STAFF, ("document_reviewer",),
-        guards=(assigned_to_actor, screening_hits_disposed, no_confirmed_sanctions_match, link_signals_reviewed,
-                documents_all_accepted)),
+    (DOCUMENT_REVIEW, "documents_accepted"): Rule(QUALIFICATION_REVIEW, STAFF, ("document_reviewer",)),
     (DOCUMENT_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("document_reviewer",),
-                                               guards=(assigned_to_actor, change_items_listed)),
-    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",), guards=(assigned_to_actor,)),
-    (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",),
-                                            guards=(assigned_to_actor, qualification_scored)),
+                                               guards=(change_items_listed,)),
+    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",)),
+    (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",)),
     (QUALIFICATION_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("qualification_reviewer",),
-                                                    guards=(assigned_to_actor, change_items_listed)),
-    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",), guards=(assigned_to_actor,)),
-    (PENDING_APPROVAL, "approve"): Rule(
-        APPROVED, STAFF, ("approver",),
-        guards=(assigned_to_actor, four_eyes, screening_hits_disposed, no_confirmed_sanctions_match,
-                link_signals_reviewed, compliance_signed_off)),
-    (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",), guards=(assigned_to_actor,)),
-    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",), guards=(assigned_to_actor,)),
+                                                    guards=(change_items_listed,)),
+    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",)),
+    (PENDING_APPROVAL, "approve"): Rule(APPROVED, STAFF, ("approver",)),
+    (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",)),
+    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",)),
     **{
         (state, "withdraw"): _WITHDRAW
         for state in STATE_LABELS
@@ -222,6 +142,38 @@ ACTION_LABELS = {
 }
 
 
+# --- guards and effects registered by the parts that own them ------------------------------------
+
+Effect = Callable[[Application, str, Actor], None]
+EVERY_ACTION = "*"
+
+# Filled when the app is built (review.rules.register_review_rules). Registering again replaces, so
+# building several apps in one process (tests) leaves the same table.
+_registered_guards: dict[tuple[str, str], tuple[Guard, ...]] = {}
+_effects: dict[str, tuple[Effect, ...]] = {}
+
+
+def register_guards(state: str, action: str, *guards: Guard) -> None:
+    if (state, action) not in TRANSITIONS:
+        raise KeyError(f"no transition {action!r} from {state!r} to guard")
+    _registered_guards[(state, action)] = tuple(guards)
+
+
+def register_effect(action: str, effect: Effect) -> None:
+    """Run `effect(application, action, actor)` after every `action` (EVERY_ACTION: after any), in order of
+    registration, inside the transition's transaction."""
+    if action != EVERY_ACTION and action not in ACTIONS:
+        raise KeyError(f"no action {action!r}")
+    if effect not in _effects.get(action, ()):
+        _effects[action] = (*_effects.get(action, ()), effect)
+
+
+def guards_for(state: str, action: str) -> tuple[Guard, ...]:
+    """Every guard of the transition: the registered ones first (who may decide), then the table's own."""
+    rule = TRANSITIONS[(state, action)]
+    return _registered_guards.get((state, action), ()) + rule.guards
+
+
 def allowed_actions(application: Application) -> list[str]:
     return [action for (state, action) in TRANSITIONS if state == application.state]
 
@@ -241,7 +193,10 @@ def transition(application: Application, action: str, actor: Actor, *, details: 
             f"You need the {' or '.join(r.replace('_', ' ') for r in rule.roles)} role to "
             f"{ACTION_LABELS[action]} this application."
         )
-    for guard in rule.guards:
+    if rule.actor == STAFF and (application.state, action) not in _registered_guards:
+        raise TransitionRefused(f"Nobody can {ACTION_LABELS[action]} an application yet: its review rules are "
+                                "not configured.")
+    for guard in guards_for(application.state, action):
         reason = guard(application, actor)
         if reason:
             raise TransitionRefused(reason)
@@ -259,7 +214,8 @@ def transition(application: Application, action: str, actor: Actor, *, details: 
         application.changes_requested_by_id = actor.user.id
     if rule.target in (APPROVED, REJECTED):
         application.decided_at = now
-    _route_to_queue(application, action)
+    if action == "submit":
+        answer_open_changes(application)
     record(
         f"application.{action}", "application", application.id,
         {"from": source, "to": rule.target, "reference": application.reference, **(details or {})},
@@ -276,48 +232,10 @@ def _past(action: str) -> str:
     }.get(action, action)
 
 
-REVIEW_QUEUE_ROLES = {
-    DOCUMENT_REVIEW: "document_reviewer",
-    QUALIFICATION_REVIEW: "qualification_reviewer",
-    PENDING_APPROVAL: "approver",
-}
-
-
-def _route_to_queue(application: Application, action: str) -> None:
-    """A case changing state leaves its reviewer and gets the deadline of its new queue. A resubmitted
-    case goes back to the reviewer who asked for the changes, when they can still take it."""
-    application.assignee_id = application.assigned_at = None
-    application.due_at = None
-    if application.state not in REVIEW_QUEUE_ROLES:
-        return
-    now = utcnow()
-    application.due_at = now + review_deadline(application.risk_band)
-    if action == "checks_done" and application.changes_requested_by_id:
-        from ..db import db
-
-        reviewer = db.session.get(User, application.changes_requested_by_id)
-        if reviewer is not None and reviewer.is_active and reviewer.has_role(REVIEW_QUEUE_ROLES[application.state]):
-            application.assignee_id, application.assigned_at = reviewer.id, now
-
-
-def review_deadline(risk_band: str | None) -> timedelta:
-    days = current_app.config["REVIEW_DEADLINE_DAYS"]
-    return timedelta(days=days.get(risk_band or "medium", days["medium"]))
-
-
 def _after(application: Application, source: str, action: str, actor: Actor) -> None:
-    """Jobs and e-mails that follow a transition, queued in the same transaction."""
-    from ..jobs import request_job
-    from .notifications import notify_applicant
-
+    """Jobs, effects of other parts and e-mails that follow a transition, in the same transaction."""
     if application.state == CHECKING:
         request_job("applications.run_checks", application_id=application.id)
-    if action == "submit":
-        from ..review.operations import after_submission
-
-        after_submission(application)
-    if action == "approve":
-        from ..review.operations import after_approval
-
-        after_approval(application, actor)
+    for effect in _effects.get(EVERY_ACTION, ()) + _effects.get(action, ()):
+        effect(application, action, actor)
     notify_applicant(application, action)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context
+from flask_login import current_user
 from sqlalchemy import select, text
 
 from ..db import db, utcnow
+from ..security import client_ip
 from .models import GENESIS_HASH, AuditEvent
 
 # Any constant works; it only has to be the same for every writer.
@@ -55,10 +57,6 @@ def acting_as_system():
 def _current_actor() -> tuple[int | None, str, str | None]:
     if _in_job.get() or not has_request_context():
         return None, "system", None
-    from flask_login import current_user
-
-    from ..security import client_ip
-
     if current_user and current_user.is_authenticated:
         return current_user.id, current_user.email, client_ip()
     return None, "anonymous", client_ip()

@@ -22,7 +22,8 @@ from ..db import db
 from ..documents.models import Document
 from ..documents.operations import associated_data
 from ..documents.requirements import ALL_KINDS, date_problems
-from ..documents.storage import TamperedDocument, document_store, sniff_type
+from ..storage import TamperedDocument, document_store, sniff_type
+from .malware import ScannerUnavailable, scan_file
 from .models import FAIL, FLAG, PASS
 
 VERSION = "1"
@@ -249,8 +250,6 @@ def scanner_configured() -> bool:
 
 
 def check_malware(path: Path) -> Finding:
-    from .malware import ScannerUnavailable, scan_file
-
     try:
         verdict = scan_file(path)
     except ScannerUnavailable:

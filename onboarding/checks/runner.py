@@ -14,11 +14,15 @@ from collections.abc import Callable
 from flask import current_app
 from sqlalchemy import func, select
 
+from ..applications.completeness import find_problems
 from ..applications.models import CHECKING, Application
 from ..applications.states import Actor, transition
 from ..audit.operations import record
 from ..db import db, utcnow
 from ..documents.models import Document
+from ..screening.linked import detect_links
+from ..screening.risk import assess
+from ..screening.screen import screen_application
 from .documents import VERSION as DOCUMENT_CHECKS_VERSION
 from .documents import Finding, check_document, planned_checks_per_document
 from .models import FAIL, FLAG, PASS, CheckResult
@@ -27,8 +31,6 @@ log = logging.getLogger(__name__)
 
 
 def _completeness(application: Application) -> Finding:
-    from ..applications.completeness import find_problems
-
     problems = find_problems(application)
     if problems:
         return Finding("application.completeness", FAIL, f"{len(problems)} item(s) missing or invalid.",
@@ -37,8 +39,6 @@ def _completeness(application: Application) -> Finding:
 
 
 def _sanctions(application: Application) -> Finding:
-    from ..screening.screen import screen_application
-
     outcome = screen_application(application, found_by="application")
     hits, screened = outcome.pending, outcome.screened
     if hits:
@@ -51,8 +51,6 @@ def _sanctions(application: Application) -> Finding:
 
 
 def _linked(application: Application) -> Finding:
-    from ..screening.linked import detect_links
-
     signals = [s for s in detect_links(application) if s.status != "dismissed"]
     if signals:
         others = len({s.other_institution_id for s in signals})
@@ -62,14 +60,13 @@ def _linked(application: Application) -> Finding:
 
 
 def _risk(application: Application) -> Finding:
-    from ..screening.risk import assess
-
-    score, band, reasons = assess(application)
+    outcomes = db.session.scalars(select(CheckResult.outcome).where(
+        CheckResult.application_id == application.id, CheckResult.round == application.check_round,
+        CheckResult.subject_type == "document")).all()
+    score, band, reasons = assess(application, failed_document_checks=outcomes.count(FAIL),
+                                  flagged_document_checks=outcomes.count(FLAG))
     application.risk_score, application.risk_band = score, band
     application.risk_reasons = [{"code": r.code, "points": r.points, "text": r.text} for r in reasons]
-    from ..review.operations import refresh_signoff_requirement
-
-    refresh_signoff_requirement(application)
     outcome = FLAG if band == "high" else PASS
     return Finding("risk.score", outcome, f"Risk score {score} ({band}).",
                    {"score": score, "band": band, "reasons": application.risk_reasons})

@@ -6,8 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 from ..db import db, utcnow
@@ -137,8 +141,6 @@ class RqStatus:
 
 def _safe_url(url: str) -> str:
     """The Redis URL without a password, fit to show."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
@@ -152,10 +154,6 @@ def _state_name(state: Any) -> str:
 
 def rq_status() -> RqStatus:
     """Queue lengths, workers and RQ's failed-job registry; never raises for a Redis that is down."""
-    from redis.exceptions import RedisError
-    from rq import Queue, Worker
-    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-
     config = current_app.config
     if not config.get("REDIS_URL") or config.get("JOBS_EAGER"):
         return RqStatus(mode="eager")

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from ..db import db
 from ..jobs import job_handler
+from ..storage import document_store
 from .models import Document
-from .storage import document_store
 
 
 @job_handler("documents.delete_blob")

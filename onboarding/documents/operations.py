@@ -12,9 +12,9 @@ from ..audit.operations import record
 from ..db import db
 from ..errors import OperationRefused
 from ..jobs import request_job
+from ..storage import UploadRefused, document_store, safe_display_name
 from .models import Document
 from .requirements import Requirement, date_problems, max_file_bytes, max_files, required_documents
-from .storage import UploadRefused, document_store, safe_display_name
 
 
 def associated_data(application_id: int) -> bytes:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from flask import current_app
 
 from ..applications.models import Application, Party
+from ..applications.queries import ownership_summary
 from .models import requirement_key
 
 
@@ -63,8 +64,6 @@ class Requirement:
 
 def required_documents(application: Application) -> list[Requirement]:
     """Company documents, then for each beneficial owner, director and controller their own."""
-    from ..applications.queries import ownership_summary
-
     requirements = [Requirement(requirement_key(k.kind, None), k, None) for k in COMPANY_KINDS]
     if application.is_regulated:
         requirements += [Requirement(requirement_key(k.kind, None), k, None) for k in REGULATED_KINDS]

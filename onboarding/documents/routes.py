@@ -1,24 +1,83 @@
-"""Uploading, removing and downloading documents. Downloads go through this authorised route only."""
+"""The documents step of the application (step 4), uploading and removing its files, and downloading
+them. Downloads go through this authorised route only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from ..applications.forms import ConfirmForm, DocumentUploadForm
 from ..applications.models import Application
-from ..applications.operations import application_for
-from ..applications.routes import documents_page
+from ..applications.operations import application_for, mark_documents_saved, percent
+from ..applications.pages import attempt, commit_or_explain, current_application, step_context, step_url
+from ..applications.queries import ownership_summary
 from ..db import db
 from ..errors import OperationRefused, error_page
+from ..forms import ConfirmForm
 from ..security import applicant_required, require_institution_access
+from ..storage import TamperedDocument, document_store
+from .completeness import document_problems
+from .forms import DocumentUploadForm
 from .models import Document
 from .operations import DocumentRefused, associated_data, record_download, remove_document, upload_document
-from .storage import TamperedDocument, document_store
+from .requirements import required_documents
 
 bp = Blueprint("documents", __name__)
 
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+
+
+def documents_page(application: Application, upload_form=None, failed_key: str | None = None,
+                   status_code: int = 200):
+    uploaded = {d.requirement_key: d for d in db.session.scalars(
+        select(Document).where(Document.application_id == application.id))}
+    summary = ownership_summary(application)
+
+    def roles_of(party) -> str:
+        """Why this person must provide documents."""
+        roles = []
+        if party.id in summary.beneficial_owners:
+            roles.append(f"Beneficial owner, {percent(summary.effective[party.id])}%")
+        roles += [label for flag, label in ((party.is_director, "Director"), (party.is_signatory, "Signatory"),
+                                            (party.is_controller, "Senior managing official")) if flag]
+        return " · ".join(roles)
+
+    return render_template(
+        "applications/documents.html", requirements=required_documents(application), uploaded=uploaded,
+        roles_of=roles_of,
+        upload_form=upload_form, failed_key=failed_key, blank_form=DocumentUploadForm(formdata=None),
+        problems=document_problems(application),
+        **step_context(application, "documents"),
+    ), status_code
+
+
+@bp.route("/application/documents", methods=["GET", "POST"])
+@applicant_required
+def step():
+    """Step 4 of the application: every required document, slot by slot."""
+    application = current_application()
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        complete = "save" in request.form
+        saved = attempt(lambda: mark_documents_saved(application, complete))
+        if not saved:
+            return redirect(step_url("documents"))
+        if complete and document_problems(application):
+            db.session.rollback()
+            flash("Some documents are still missing: see the list below.", "error")
+            return redirect(step_url("documents"))
+        if commit_or_explain():
+            return redirect(step_url("review" if complete else "documents"))
+    return documents_page(application)
 
 
 @bp.route("/application/documents/upload", methods=["POST"])
@@ -47,10 +106,10 @@ def upload():
     except OperationRefused as error:
         db.session.rollback()
         flash(error.message, "error")
-        return redirect(url_for("applications.documents"))
+        return redirect(step_url("documents"))
     db.session.commit()
     flash(f"{document.filename} uploaded.", "success")
-    return redirect(url_for("applications.documents") + f"#slot-{key.replace(':', '-')}")
+    return redirect(step_url("documents") + f"#slot-{key.replace(':', '-')}")
 
 
 @bp.route("/application/documents/<int:document_id>/remove", methods=["POST"])
@@ -68,7 +127,7 @@ def remove(document_id: int):
         else:
             db.session.commit()
             flash("Document removed.", "success")
-    return redirect(url_for("applications.documents"))
+    return redirect(step_url("documents"))
 
 
 @bp.route("/documents/<int:document_id>/download")

@@ -10,7 +10,6 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-import pycountry
 from flask import current_app
 from sqlalchemy import select
 
@@ -18,9 +17,10 @@ from ..accounts.models import STAFF_ROLES, User
 from ..agreements.models import API_USAGE, Agreement
 from ..agreements.operations import current_rules
 from ..applications.models import Application
+from ..countries import country_name
 from ..db import db
-from ..review.qualification import RATE_TIERS, SCOPES, TRADE_SCOPES
-from ..review.queries import latest_qualification
+from ..institutions.access import RATE_TIERS, SCOPES, TRADE_SCOPES
+from ..institutions.queries import grant_from_application
 from ..templating import external_url
 
 FACTS_VERSION = 1
@@ -29,13 +29,6 @@ FACTS_VERSION = 1
 def long_date(value: datetime) -> str:
     """27 March 2026: the form a letter uses."""
     return f"{value.day} {value:%B %Y}"
-
-
-def country_name(code: str | None) -> str:
-    if not code:
-        return ""
-    country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", country.name) if country else code
 
 
 def exchange_name() -> str:
@@ -77,12 +70,11 @@ def institution_facts(application: Application) -> dict[str, Any]:
 
 
 def access_facts(application: Application) -> dict[str, Any]:
-    """What qualification granted, as copied onto the application (the latest qualification review
-    when the copy is missing)."""
-    review = latest_qualification(application)
-    scopes = list(application.granted_scopes or (review.granted_scopes if review else []))
-    tier_code = application.rate_tier or (review.rate_tier if review else None)
-    max_keys = application.max_keys or (review.max_keys if review else None)
+    """What the approval of this application granted (the institution's grant made from it)."""
+    grant = grant_from_application(application.id)
+    scopes = list(grant.scopes) if grant else []
+    tier_code = grant.rate_tier if grant else None
+    max_keys = grant.max_keys if grant else None
     tier = RATE_TIERS.get(tier_code or "")
     ordered = [code for code in SCOPES if code in scopes] + [code for code in scopes if code not in SCOPES]
     return {
@@ -91,7 +83,7 @@ def access_facts(application: Application) -> dict[str, Any]:
         "rate_tier": {"code": tier.code, "label": tier.label, "description": tier.description} if tier else
         {"code": tier_code, "label": tier_code, "description": tier_code},
         "max_keys": max_keys,
-        "ip_allowlist": list(application.ip_allowlist or []),
+        "ip_allowlist": list(grant.ip_allowlist) if grant else [],
     }
 
 
@@ -128,10 +120,8 @@ def rules_facts(agreement: Agreement | None) -> dict[str, Any] | None:
 def signatories(application: Application, approved_by_id: int) -> list[dict[str, str]]:
     """Who decided, in the order they acted: qualification, then approval. A compliance sign-off is
     never named: it happens only for high-risk or linked cases, so naming it would tip the applicant off."""
-    people: list[tuple[int | None, str]] = []
-    review = latest_qualification(application)
-    people.append((review.reviewer_id if review else application.qualified_by_id, "qualification_reviewer"))
-    people.append((approved_by_id, "approver"))
+    people: list[tuple[int | None, str]] = [
+        (application.qualified_by_id, "qualification_reviewer"), (approved_by_id, "approver")]
     result = []
     for user_id, role in people:
         user = db.session.get(User, user_id) if user_id else None

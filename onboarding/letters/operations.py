@@ -22,8 +22,8 @@ from ..accounts.models import User
 from ..applications.models import APPROVED, Application
 from ..audit.operations import record
 from ..db import db, utcnow
-from ..documents.storage import TamperedDocument, document_store
 from ..notifications.operations import queue_email
+from ..storage import TamperedDocument, document_store
 from .facts import gather_facts
 from .models import ApprovalLetter
 from .queries import letter_for

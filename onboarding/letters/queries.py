@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..accounts.models import Institution
 from ..applications.models import APPROVED, Application
 from ..db import db
+from ..institutions.models import ACTIVE, FROZEN, PROSPECT, RESTRICTED, Institution
+from ..institutions.status import STATUS_LABELS
 from .models import ApprovalLetter
 
 # What the public verification page says about the institution's access today (DESIGN 3).
+# The institution's own labels, except that a public page says a frozen access is suspended.
 ACCESS_STATUS = {
-    "active": ("Active", "active"),
-    "frozen": ("Suspended (frozen)", "frozen"),
-    "restricted": ("Permanently restricted", "restricted"),
+    ACTIVE: (STATUS_LABELS[ACTIVE], ACTIVE),
+    FROZEN: ("Suspended (frozen)", FROZEN),
+    RESTRICTED: (STATUS_LABELS[RESTRICTED], RESTRICTED),
 }
-NOT_ACTIVE = ("Not active", "prospect")
+NOT_ACTIVE = ("Not active", PROSPECT)
 
 
 def letter_for(application_id: int) -> ApprovalLetter | None:

@@ -19,7 +19,7 @@ from flask import render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .. import ROOT
+from ..paths import ROOT
 
 ASSETS_DIR = ROOT / "static" / "letters"
 ASSET_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}

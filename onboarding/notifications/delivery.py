@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import current_app
 
+# The store is infrastructure (bytes and keys, no records), so the sink still imports no feature.
+from ..storage import TamperedDocument, document_store
 from .models import EmailMessage
 
 
@@ -25,9 +27,6 @@ class AttachmentUnavailable(RuntimeError):
 
 def attachment_bytes(spec: dict[str, Any]) -> bytes:
     """The plaintext of a stored attachment, verified against its recorded SHA-256."""
-    # The store is infrastructure (bytes and keys, no records), so the sink still imports no feature.
-    from ..documents.storage import TamperedDocument, document_store
-
     try:
         data = document_store().read_all(spec["storage_key"], associated_data=spec["associated_data"].encode())
     except (TamperedDocument, FileNotFoundError, ValueError, KeyError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template
+from jinja2 import TemplateNotFound
 
 from ..db import db
 from ..jobs import request_job
@@ -22,8 +23,6 @@ def queue_email(
     try:
         html_body = render_template(f"emails/{template}.html", subject=subject, **context)
     except Exception as exc:  # an HTML part is optional
-        from jinja2 import TemplateNotFound
-
         if not isinstance(exc, TemplateNotFound):
             raise
     message = EmailMessage(

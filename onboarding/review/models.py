@@ -1,5 +1,5 @@
-"""What reviewers record on a case besides its state: internal notes, the items an applicant is asked
-to change, and the qualification scoring with what it grants."""
+"""What reviewers record on a case besides its state: internal notes and the qualification scoring with
+the access it proposes (granted at approval through `institutions.grant_access`)."""
 
 from __future__ import annotations
 
@@ -25,25 +25,6 @@ class CaseNote(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author: Mapped[User] = relationship()
-
-
-class ChangeRequest(db.Model):
-    """One thing the applicant must fix before resubmitting. Resolved when they resubmit."""
-
-    __tablename__ = "change_requests"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
-    # The submission round the request was made in.
-    round: Mapped[int]
-    # Which step of the application form fixes it: company, ownership, profile or documents.
-    step: Mapped[str] = mapped_column(String(20))
-    # For documents: the requirement slot ("company:<kind>" or "party:<id>:<kind>").
-    document_slot: Mapped[str | None] = mapped_column(String(100))
-    message: Mapped[str] = mapped_column(Text)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    resolved_at: Mapped[datetime | None]
 
 
 class QualificationReview(db.Model):

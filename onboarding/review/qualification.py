@@ -1,43 +1,9 @@
-"""Qualification of a market maker (DESIGN 4.7): the criteria the business team scores and the
-access it can grant. One place, so the form, the letter and API keys read the same values."""
+"""Qualification of a market maker (DESIGN 4.7): the criteria the business team scores. What it can
+grant (scopes, rate tiers, key limits) is the institutions part's vocabulary (`institutions.access`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-SCOPES = {
-    "account:read": "Account data (read)",
-    "market:read": "Market data (read)",
-    "spot:trade": "Spot trading",
-    "margin:trade": "Margin trading",
-    "futures:trade": "Futures trading",
-}
-TRADE_SCOPES = ("spot:trade", "margin:trade", "futures:trade")
-
-
-@dataclass(frozen=True)
-class RateTier:
-    code: str
-    label: str
-    requests_per_second: int
-    orders_per_second: int
-
-    @property
-    def description(self) -> str:
-        return f"{self.label}: {self.requests_per_second} requests/s, {self.orders_per_second} orders/s"
-
-
-RATE_TIERS = {
-    tier.code: tier
-    for tier in (
-        RateTier("standard", "Standard", 20, 10),
-        RateTier("professional", "Professional", 100, 50),
-        RateTier("premier", "Premier", 500, 250),
-    )
-}
-
-DEFAULT_MAX_KEYS = 20
-MAX_KEYS_LIMIT = 50
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from ..db import db
+from ..jobs import request_job
+from .lists import ListImportError, current_snapshots, import_list
 from .models import SOURCES
 
 sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file, show the current lists.")
@@ -19,9 +21,6 @@ sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file,
 @click.argument("path", type=click.Path(exists=True))
 def import_command(source: str, path: str, actor_label: str) -> None:
     """Import a sanctions list as the new current snapshot of its source."""
-    from ..jobs import request_job
-    from .lists import ListImportError, import_list
-
     try:
         snapshot, created = import_list(source, path, actor_label=actor_label)
     except ListImportError as error:
@@ -45,8 +44,6 @@ def import_command(source: str, path: str, actor_label: str) -> None:
 @sanctions_cli.command("status")
 def status_command() -> None:
     """Show the current snapshot of each list."""
-    from .lists import current_snapshots
-
     snapshots = current_snapshots()
     if not snapshots:
         click.echo("No sanctions list has been imported yet.")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from ..jobs import job_handler
+from . import screen
 
 
 @job_handler("screening.rescreen_all")
 def rescreen_all(snapshot_id: int | None = None) -> None:
     """After a list import: re-screen every monitored institution (DESIGN 4.4 ongoing monitoring)."""
-    from .screen import rescreen_all as run
-
-    run()
+    screen.rescreen_all()

@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..accounts.models import Institution, User
+from ..accounts.models import User
 from ..agreements.models import Agreement
 from ..applications.models import Application, Party
 from ..applications.queries import ownership_summary
 from ..db import db
 from ..documents.models import Document
+from ..institutions.models import Institution
+from ..institutions.queries import restricted_institution_ids
 from .models import LinkSignal
 from .normalise import normalise_name
 
@@ -46,7 +48,7 @@ def detect_links(application: Application) -> list[LinkSignal]:
         (s.other_institution_id, s.signal, s.evidence_key): s
         for s in db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id))
     }
-    restricted = set(db.session.scalars(select(Institution.id).where(Institution.status == "restricted")))
+    restricted = restricted_institution_ids()
     for other_id, signal, key, evidence in candidates:
         if (other_id, signal, key) in existing:
             continue

@@ -1,8 +1,8 @@
-"""Fuzzy name matching against the current sanctions lists.
+"""Fuzzy name matching against sanctions lists: one cohesive algorithm (candidate blocking, word
+alignment, adjustments and the explanation of each match), kept in one file on purpose: its steps share
+the query and alias representations and are tuned together (see bench/bench_screening.py).
 
-`current_matcher()` gives a `Matcher` over every name of the current snapshots: an in-memory index
-built once per process and rebuilt when the set of current snapshots changes (a cheap query checks
-that on every call, so an import in another process is seen at the next screening).
+`screening.current.current_matcher()` gives a `Matcher` over every name of the current snapshots.
 
 How a name is scored against a list name (both normalised, see normalise.py):
   1. Candidates (blocking): list names holding a word within one edit of a query word (two or
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,9 +36,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, JaroWinkler
-from sqlalchemy import select
 
-from ..db import db
 from .normalise import is_vowelless, skeleton, tokens, vowel_pattern
 
 DEFAULT_THRESHOLD = 0.70
@@ -524,73 +521,3 @@ def _explain(score: float, name_score: float, detail: dict[str, Any], alias: _Al
     explanation["query"] = {"name": name, "normalised": query.text, "kind": kind}
     explanation["name_detail"] = {"alias_normalised": alias.text, **detail, **_string_measures(query, alias)}
     return explanation
-
-
-# ---------------------------------------------------------------------------
-# The per-process cache
-
-
-_lock = threading.Lock()
-_cache: dict[str, Matcher] = {}
-
-
-def build_matcher(snapshot_ids: Iterable[int] | None = None, key: Any = None) -> Matcher:
-    """A Matcher over the given snapshots (default: the current ones), read from the database."""
-    from .lists import current_snapshot_key
-    from .models import ListAlias, ListEntry, ListSnapshot
-
-    if snapshot_ids is None:
-        key = current_snapshot_key() if key is None else key
-        snapshot_ids = [item[0] for item in key]
-    ids = list(snapshot_ids)
-    if not ids:
-        return Matcher([], [], key=key)
-    sources = dict(db.session.execute(
-        select(ListSnapshot.id, ListSnapshot.source).where(ListSnapshot.id.in_(ids))
-    ).all())
-    rows = db.session.execute(
-        select(ListEntry.id, ListEntry.snapshot_id, ListEntry.external_id, ListEntry.kind, ListEntry.name,
-               ListEntry.birth_dates, ListEntry.nationalities, ListEntry.countries, ListEntry.identifiers)
-        .where(ListEntry.snapshot_id.in_(ids))
-    )
-    entries = [
-        ListedEntry(id=row.id, snapshot_id=row.snapshot_id, source=sources[row.snapshot_id],
-                    external_id=row.external_id, kind=row.kind, name=row.name, birth_dates=row.birth_dates or [],
-                    nationalities=row.nationalities or [], countries=row.countries or [],
-                    identifiers=row.identifiers or [])
-        for row in rows
-    ]
-    aliases = db.session.execute(
-        select(ListAlias.entry_id, ListAlias.name, ListAlias.quality)
-        .where(ListAlias.snapshot_id.in_(ids)).order_by(ListAlias.id)
-    )
-    return Matcher(entries, aliases, key=key)
-
-
-def current_matcher() -> Matcher:
-    """The Matcher over the current snapshots, cached per process and database; rebuilt when the
-    current snapshots change (checked with one small query on every call)."""
-    from .lists import current_snapshot_key
-
-    key = current_snapshot_key()
-    cache_key = str(db.engine.url)
-    cached = _cache.get(cache_key)
-    if cached is not None and cached.key == key:
-        return cached
-    with _lock:
-        cached = _cache.get(cache_key)
-        if cached is not None and cached.key == key:
-            return cached
-        matcher = build_matcher(key=key)
-        _cache[cache_key] = matcher
-        return matcher
-
-
-def screen(name: str, **options: Any) -> list[Match]:
-    """Screen one name against the current lists (see Matcher.screen for the options)."""
-    return current_matcher().screen(name, **options)
-
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()

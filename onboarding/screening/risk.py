@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from ..applications.models import Application
 from ..applications.queries import ownership_summary
-from ..checks.models import FAIL, FLAG, CheckResult
 from ..db import db
 from .models import PENDING, TRUE_MATCH, LinkSignal, ScreeningHit
 
@@ -43,7 +42,10 @@ def band_for(score: int) -> str:
     return next(name for name, floor in BANDS if score >= floor)
 
 
-def assess(application: Application) -> tuple[int, str, list[Reason]]:
+def assess(application: Application, *, failed_document_checks: int,
+           flagged_document_checks: int) -> tuple[int, str, list[Reason]]:
+    """The score, its band and the reasons. The document-check counts come from the checks runner, which
+    owns those results (this part does not read them)."""
     high_risk = set(current_app.config.get("HIGH_RISK_JURISDICTIONS", []))
     reasons: list[Reason] = []
     if application.jurisdiction in high_risk:
@@ -78,10 +80,7 @@ def assess(application: Application) -> tuple[int, str, list[Reason]]:
     if not ownership_summary(application).beneficial_owners:
         reasons.append(Reason("no_beneficial_owner", WEIGHTS["no_beneficial_owner"],
                               "No natural person reaches the beneficial-ownership threshold."))
-    outcomes = db.session.scalars(select(CheckResult.outcome).where(
-        CheckResult.application_id == application.id, CheckResult.round == application.check_round,
-        CheckResult.subject_type == "document")).all()
-    failed, flagged = outcomes.count(FAIL), outcomes.count(FLAG)
+    failed, flagged = failed_document_checks, flagged_document_checks
     if failed:
         reasons.append(Reason("failed_documents", WEIGHTS["failed_documents"],
                               f"{failed} document check(s) failed."))

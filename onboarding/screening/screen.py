@@ -12,7 +12,6 @@ from datetime import date
 
 from sqlalchemy import select
 
-from ..accounts.models import Institution
 from ..applications.models import (
     CHECKING,
     DOCUMENT_REVIEW,
@@ -22,6 +21,9 @@ from ..applications.models import (
 )
 from ..audit.operations import record
 from ..db import db, utcnow
+from ..institutions.queries import institution_ids_with_status
+from ..institutions.status import HOLDS_ACCESS
+from .current import current_matcher
 from .models import PENDING, ScreeningHit
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,6 @@ class ScreeningOutcome:
 def screen_application(application: Application, *, found_by: str = "application",
                        matcher=None) -> ScreeningOutcome:
     """Screen every subject of the application against the current lists."""
-    from .matcher import current_matcher
-
     matcher = matcher or current_matcher()
     existing = {(h.subject_key, h.source, h.external_id): h for h in db.session.scalars(
         select(ScreeningHit).where(ScreeningHit.institution_id == application.institution_id))}
@@ -119,7 +119,7 @@ def _hold_case_for_new_hits(application: Application) -> None:
 
 def institutions_to_monitor() -> list[int]:
     """Active institutions and those with an application under review."""
-    active = set(db.session.scalars(select(Institution.id).where(Institution.status.in_(["active", "frozen"]))))
+    active = institution_ids_with_status(*HOLDS_ACCESS)
     reviewing = set(db.session.scalars(select(Application.institution_id).where(Application.state.in_(REVIEW_STATES))))
     return sorted(active | reviewing)
 
@@ -135,8 +135,6 @@ def latest_screenable_application(institution_id: int) -> Application | None:
 def rescreen_all(batch_size: int = 100) -> dict[str, int]:
     """Ongoing monitoring after a list update: screen every monitored institution again. New hits
     are review tasks (pending hits found by monitoring). Commits per batch; safe to run twice."""
-    from .matcher import current_matcher
-
     matcher = current_matcher()
     ids = institutions_to_monitor()
     new_total = 0

@@ -1,4 +1,6 @@
-"""Encrypted at-rest storage of uploaded documents, and the checks that decide what may be stored.
+"""Encrypted at-rest storage of files (uploaded documents, approval letters, e-mail attachments), and
+the checks that decide what may be stored. Infrastructure (bytes and keys, no records): any part may
+use it.
 
 This module owns the bytes of a document: content sniffing (PDF, PNG, JPEG only), the size limit,
 the SHA-256 of the plaintext, the on-disk file format and the file layout under the documents
@@ -39,8 +41,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-from ..keyring import KeyRing
-from ..security import keyring
+from .keyring import KeyRing
+from .security import keyring
 
 log = logging.getLogger(__name__)
 

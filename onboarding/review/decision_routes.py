@@ -3,6 +3,7 @@ version of the page the reviewer saw, lets the operation decide, and commits or 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
@@ -15,14 +16,15 @@ from ..applications.models import Application
 from ..db import db
 from ..documents.models import Document
 from ..documents.operations import associated_data
-from ..documents.storage import TamperedDocument, document_store
 from ..errors import OperationRefused, error_page
 from ..screening.models import LinkSignal, ScreeningHit
 from ..security import roles_required
+from ..storage import TamperedDocument, document_store
 from . import operations as ops
+from . import permissions
+from .case_page import render_case
 from .preview import PreviewUnavailable, render_preview
 from .qualification import CRITERIA
-from .routes import render_case
 
 # Ids are bounded so an absurd number is a 404, not an integer overflow in the database driver.
 bp = Blueprint("decisions", __name__, url_prefix="/staff/applications/<int(max=2147483647):application_id>")
@@ -65,8 +67,7 @@ def _act(application_id: int, form_name: str, operation: Callable[[Application],
         application = db.session.get(Application, application_id)
         if application is None:
             abort(404)
-        status = 409 if refusal.message == ops.STALE or "claimed this case first" in refusal.message else 422
-        return render_case(application, status=status, posted=request.form.to_dict(flat=False),
+        return render_case(application, status=refusal.http_status, posted=request.form.to_dict(flat=False),
                            posted_form=form_name, error=refusal)
     except StaleDataError:
         # SQLite has no row lock: the version counter catches the second writer at flush instead.
@@ -83,6 +84,23 @@ def _act(application_id: int, form_name: str, operation: Callable[[Application],
     flash(message, "success")
     return redirect(url_for("review.case", application_id=application_id) + (f"#{anchor}" if anchor else ""),
                     code=303)
+
+
+def staff_allowed(predicate: Callable[[User], bool]):
+    """Staff for whom `predicate` (one of review.permissions) holds; others get 403. The operation
+    checks the same predicate again, with the case, inside the transaction."""
+
+    def decorator(view):
+        @roles_required()
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not predicate(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def _get(model, object_id: int):
@@ -113,7 +131,7 @@ def release(application_id: int):
 
 
 @bp.post("/assign")
-@roles_required("admin")
+@staff_allowed(permissions.can_assign)
 def assign(application_id: int):
     def run(application):
         value = form_int(request.form.get("assignee_id"))
@@ -141,7 +159,7 @@ def hit_disposition(application_id: int, hit_id: int):
     def run(application):
         hit = _get(ScreeningHit, hit_id)
         disposition = request.form.get("disposition", "")
-        ops.dispose_hit(application, hit, disposition, request.form.get("reason"), current_user)
+        ops.disposition_hit(application, hit, disposition, request.form.get("reason"), current_user)
         return f"{hit.subject_name}: recorded as {ops.HIT_DISPOSITIONS[disposition].lower()}."
     return _act(application_id, f"hit-{hit_id}", run, anchor="hits")
 
@@ -167,7 +185,7 @@ def add_note(application_id: int):
 
 
 @bp.post("/signoff")
-@roles_required("compliance")
+@staff_allowed(permissions.can_sign_off)
 def signoff(application_id: int):
     def run(application):
         ops.compliance_signoff(application, request.form.get("note"), current_user)

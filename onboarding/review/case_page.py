@@ -1,0 +1,95 @@
+"""The case page: everything a reviewer needs to decide, shown by the case route and again, with the
+reviewer's input, after a refused decision."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..agreements.models import Agreement
+from ..applications.changes import all_change_requests
+from ..applications.models import STATE_LABELS, Application
+from ..applications.queries import ownership_summary
+from ..applications.states import Actor, allowed_actions, guards_for
+from ..audit.models import AuditEvent
+from ..checks.queries import progress_of, results_for
+from ..countries import country_name
+from ..db import db, utcnow
+from ..documents.models import Document
+from ..documents.requirements import ALL_KINDS
+from ..institutions.access import DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, RATE_TIERS, SCOPES, TRADE_SCOPES
+from ..institutions.models import Institution
+from ..letters.queries import letter_for
+from ..screening.models import LINK_SIGNALS, LinkSignal, ScreeningHit
+from . import operations as ops
+from . import permissions
+from .guards import SHOWN_ELSEWHERE
+from .models import CaseNote
+from .ownership_chart import ownership_tree
+from .qualification import CRITERIA, MAX_SCORE
+from .queries import latest_qualification
+
+
+def render_case(application: Application, *, status: int = 200, posted: dict | None = None,
+                posted_form: str = "", error=None):
+    """The case page. After a refused decision it is shown again with what the reviewer typed
+    (`posted`) in the form they used (`posted_form`), so nothing typed is lost."""
+    results = results_for(application)
+    documents = db.session.scalars(select(Document).where(Document.application_id == application.id)
+                                   .order_by(Document.id)).all()
+    by_document: dict[str, list] = {}
+    application_results = []
+    for result in results:
+        if result.subject_type == "document":
+            by_document.setdefault(result.subject_id, []).append(result)
+        else:
+            application_results.append(result)
+    hits = db.session.scalars(select(ScreeningHit).where(ScreeningHit.institution_id == application.institution_id)
+                              .order_by(ScreeningHit.disposition != "pending", ScreeningHit.score.desc())).all()
+    signals = db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)
+                                 .order_by(LinkSignal.status != "open", LinkSignal.id)).all()
+    others = {s.other_institution_id for s in signals}
+    institutions = {i.id: i for i in db.session.scalars(select(Institution).where(Institution.id.in_(others)))} \
+        if others else {}
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.subject_type == "application", AuditEvent.subject_id == str(application.id))
+        .order_by(AuditEvent.id.desc()).limit(200)).all()
+    notes = db.session.scalars(select(CaseNote).where(CaseNote.application_id == application.id)
+                               .order_by(CaseNote.id.desc())).all()
+    agreements = db.session.scalars(select(Agreement).where(Agreement.institution_id == application.institution_id)
+                                    .order_by(Agreement.id.desc())).all()
+    user_ids = {application.assignee_id, application.qualified_by_id, application.compliance_signoff_by_id,
+                *(h.disposed_by_id for h in hits), *(s.reviewed_by_id for s in signals),
+                *(d.reviewed_by_id for d in documents)} - {None}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    summary = ownership_summary(application)
+    return render_template(
+        "review/case.html", application=application, documents=documents, by_document=by_document,
+        application_results=application_results, hits=hits, signals=signals, events=events, notes=notes,
+        agreements=agreements, people=people, summary=summary, tree=ownership_tree(application, summary),
+        names={p.id: p.name for p in application.parties}, kinds=ALL_KINDS, link_labels=LINK_SIGNALS,
+        institutions=institutions, progress=progress_of(application), country_name=country_name,
+        actions=allowed_actions(application), change_requests=all_change_requests(application),
+        qualification=latest_qualification(application), assignees=ops.eligible_assignees(application),
+        letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
+        error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
+        can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
+        state_labels=STATE_LABELS, blockers=blockers(application),
+    ), status
+
+
+# The action that moves a case forward from each review state, for the "before you can ..." list.
+FORWARD = {"document_review": "documents_accepted", "qualification_review": "qualify", "pending_approval": "approve"}
+
+
+def blockers(application: Application) -> list[str]:
+    """What still stands between the case and its next step, as the transition guards word it.
+    (Assignment and the qualification form are shown by the page itself.)"""
+    action = FORWARD.get(application.state)
+    if action is None:
+        return []
+    actor = Actor(current_user._get_current_object())
+    return [reason for guard in guards_for(application.state, action) if guard not in SHOWN_ELSEWHERE
+            and (reason := guard(application, actor))]
