@@ -19,6 +19,8 @@ from .accounts import models as _accounts  # noqa: F401
 from .accounts.models import STAFF_ROLES
 from .accounts.routes import bp as accounts_bp
 from .agreements import models as _agreements  # noqa: F401
+from .api import models as _api  # noqa: F401
+from .api.routes import bp as api_bp
 from .applications import models as _applications  # noqa: F401
 from .applications import ownership_routes as _ownership_routes  # noqa: F401  (routes on the applications blueprint)
 from .applications import steps as _step_routes  # noqa: F401  (routes on the applications blueprint)
@@ -39,6 +41,7 @@ from .health import bp as health_bp
 from .home import bp as home_bp
 from .institutions import models as _institutions  # noqa: F401
 from .institutions.status import STATUS_LABELS as INSTITUTION_STATUS_LABELS
+from .keys import models as _keys  # noqa: F401
 from .letters import models as _letters  # noqa: F401
 from .letters.routes import bp as letters_bp
 from .notifications import models as _notifications  # noqa: F401
@@ -103,8 +106,9 @@ def register_part_rules() -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, dashboard_bp, audit_bp, health_bp):
+                      letters_bp, dashboard_bp, audit_bp, health_bp, api_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from .accounts.models import STAFF_ROLES
 from .accounts.operations import create_staff, find_user_by_email, totp_secret
 from .agreements.operations import publish_rules
+from .api.cli import service_token_cli
 from .audit.operations import verify_chain
 from .db import db
 from .demo import seed_demo
@@ -150,3 +151,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(rules_cli)
     app.cli.add_command(sanctions_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(service_token_cli)

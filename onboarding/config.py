@@ -40,6 +40,21 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _scope_rules(text: str) -> list[tuple[str, str, str]] | None:
+    """'POST /api/v3/order=spot:trade; GET /api/v3/*=market:read' → [(method, path pattern, scope)]."""
+    if not text.strip():
+        return None
+    rules = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        route, _, scope = item.rpartition("=")
+        method, _, path = route.strip().partition(" ")
+        if not scope.strip() or not method or not path.strip().startswith("/"):
+            raise ConfigError("AUTHORIZE_SCOPE_RULES must look like 'POST /api/v3/order=spot:trade; "
+                              f"GET /api/v3/*=market:read', got {item!r}")
+        rules.append((method.upper(), path.strip(), scope.strip()))
+    return rules
+
+
 def _deadlines(text: str) -> dict[str, int]:
     """'low:5,medium:3,high:2' -> {'low': 5, 'medium': 3, 'high': 2}."""
     deadlines = {}
@@ -96,6 +111,10 @@ def from_environment(env: str) -> dict[str, Any]:
         "SCREENING_THRESHOLD": float(os.environ.get("SCREENING_THRESHOLD", "0.70")),
         # Review deadline per risk band, counted from when a case enters a review queue.
         "REVIEW_DEADLINE_DAYS": _deadlines(os.environ.get("REVIEW_DEADLINE_DAYS", "low:5,medium:3,high:2")),
+        # The header that carries the API key in signed trading requests (MEXC's name; Binance: X-MBX-APIKEY).
+        "API_KEY_HEADER": os.environ.get("API_KEY_HEADER", "X-MEXC-APIKEY").strip() or "X-MEXC-APIKEY",
+        # Method + path → scope for the authorize API; unset means the built-in table (keys.authorize).
+        "AUTHORIZE_SCOPE_RULES": _scope_rules(os.environ.get("AUTHORIZE_SCOPE_RULES", "")),
         "HIGH_RISK_JURISDICTIONS": [
             code.strip().upper() for code in os.environ.get(
                 "HIGH_RISK_JURISDICTIONS", "KP,IR,MM,SY,CU,RU,BY,VE,AF,YE,SS,LY,SO,HT,ML,NI"

@@ -43,6 +43,11 @@ _TITLES = {
 }
 
 
+# The machine-readable code of an HTTP error in the JSON shape of DESIGN 5.2.
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests", 500: "server_error"}
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -55,7 +60,7 @@ def error_page(status: int, message: str | None = None):
 def _render(status: int, message: str | None = None):
     title = _TITLES.get(status, "Error")
     if _wants_json():
-        return {"error": {"code": status, "message": message or title, "fields": {}}}, status
+        return {"error": {"code": _CODES.get(status, "error"), "message": message or title, "fields": {}}}, status
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 

@@ -102,9 +102,17 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 def redis_connection():
-    """The shared Redis client, or None when jobs run in-process."""
+    """The shared Redis client for jobs, or None when jobs run in-process."""
+    if current_app.config.get("JOBS_EAGER"):
+        return None
+    return shared_redis()
+
+
+def shared_redis():
+    """The Redis client whenever REDIS_URL is set (jobs may still run in-process): what every process
+    shares, such as the replay guard and usage counters. None without Redis."""
     app = current_app
-    if app.config.get("JOBS_EAGER") or not app.config.get("REDIS_URL"):
+    if not app.config.get("REDIS_URL"):
         return None
     conn = app.extensions.get("redis")
     if conn is None:

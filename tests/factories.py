@@ -172,3 +172,33 @@ def add_listed_director(application: Application, user: User) -> None:
         "name": "Elvis Angus Logan Morey", "date_of_birth": date(1963, 7, 28), "nationality": "BZ",
         "residence": "BZ", "is_director": True, "title": "Non-executive director"})
     upload_all_documents(application, user)
+
+
+# --- granted institutions and keys -------------------------------------------------------------------
+
+GRANTED_IPS = ["203.0.113.0/24", "2001:db8::/48"]
+
+
+def granted_institution(email: str = "desk@evergreen.example", legal_name: str = "Evergreen Liquidity BV", *,
+                        scopes=("account:read", "market:read", "spot:trade"), max_keys: int = 5,
+                        ip_allowlist=tuple(GRANTED_IPS), agree: bool = True) -> User:
+    """An applicant whose institution holds a grant and is active, having agreed to the current API usage
+    rules: made through the institutions and agreements operations (the review path is tested elsewhere)."""
+    from onboarding.agreements.operations import record_agreement
+    from onboarding.institutions.models import ACTIVE, Institution
+    from onboarding.institutions.operations import grant_access
+    from onboarding.institutions.status import change_status
+
+    user = make_applicant(email, legal_name)
+    publish_bundled_rules()
+    institution = db.session.get(Institution, user.institution_id)
+    grant_access(institution, scopes=list(scopes), rate_tier="professional", max_keys=max_keys,
+                 ip_allowlist=list(ip_allowlist), granted_by_id=None)
+    change_status(institution, ACTIVE, reason="test set-up")
+    if agree:
+        rules = current_rules(API_USAGE)
+        record_agreement(rules=rules, shown_sha256=rules.sha256, institution_id=institution.id, user_id=user.id,
+                         application_id=None, signer_name="Morgan Maker", signer_title="CEO", ip="203.0.113.5",
+                         user_agent="pytest")
+    db.session.commit()
+    return user

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "onboarding"
 # Lowest first. A part is a top-level module or package of `onboarding/` (or a named group of them).
 PARTS: list[tuple[str, set[str]]] = [
     ("foundation", {"paths", "errors", "keyring", "config", "db", "extensions", "security", "templating",
-                    "countries", "forms", "storage"}),
+                    "countries", "forms", "storage", "ipaddresses"}),
     ("audit", {"audit"}),
     ("jobs", {"jobs"}),
     ("notifications", {"notifications"}),
@@ -31,8 +31,10 @@ PARTS: list[tuple[str, set[str]]] = [
     ("screening", {"screening"}),
     ("checks", {"checks"}),
     ("letters", {"letters"}),
+    ("keys", {"keys"}),
     ("review", {"review"}),
     ("portal", {"portal"}),
+    ("api", {"api"}),
     ("dashboard", {"dashboard"}),
     ("pages", {"home", "health"}),
     ("entry points", {"demo", "worker", "cli"}),

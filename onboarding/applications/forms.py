@@ -3,7 +3,6 @@ step's mandatory fields, while "Save as draft" accepts gaps (never bad values)."
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import date
 from decimal import Decimal
@@ -28,6 +27,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..countries import countries
 from ..institutions.access import SCOPES
+from ..ipaddresses import AllowlistError, parse_allowlist
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -82,19 +82,12 @@ def valid_lei(form, field):
 
 
 def valid_ip_entries(form, field):
-    entries = field.data or []
-    if len(entries) > 30:
-        raise ValidationError("List at most 30 addresses or ranges.")
-    normalised = []
-    for entry in entries:
-        try:
-            network = ipaddress.ip_network(entry, strict=False)
-        except ValueError as exc:
-            raise ValidationError(f"“{entry}” is not an IPv4 or IPv6 address or CIDR range.") from exc
-        if network.prefixlen == 0:
-            raise ValidationError(f"“{entry}” would allow the whole internet; list your own addresses.")
-        normalised.append(str(network) if "/" in entry else str(network.network_address))
-    field.data = normalised
+    # Private ranges are accepted here as before: the applicant states where it trades from, and the
+    # grant and the keys check the addresses again when they are used.
+    try:
+        field.data = parse_allowlist(field.data or [], allow_private=True)
+    except AllowlistError as error:
+        raise ValidationError(str(error)) from error
 
 
 PAIR_RE = re.compile(r"^[A-Z0-9]{2,10}[/-][A-Z0-9]{2,10}$")

@@ -1,0 +1,126 @@
+"""/api/v1: JSON in, JSON out, service tokens, no CSRF (no cookies are read here)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from ..applications.models import CLOSED_STATES, DRAFT, Application
+from ..db import db
+from ..institutions.access import SCOPES
+from ..institutions.models import Institution
+from ..institutions.queries import current_grant
+from ..keys.authorize import AuthorizeCall, decide
+from ..keys.models import ApiKey
+from ..keys.usage import flush_usage, local_flush_due
+from .auth import service_token_required
+from .errors import json_error
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_BODY_CHARS = 1_000_000
+
+
+def _json_body() -> tuple[dict[str, Any] | None, Any]:
+    if not request.is_json:
+        return None, json_error(415, "unsupported_media_type",
+                                "Send the call as JSON (Content-Type: application/json).")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return None, json_error(400, "malformed_json", "The body is not a JSON object.")
+    return payload, None
+
+
+def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict[str, str]]:
+    problems: dict[str, str] = {}
+
+    def text(name: str, *, required: bool, limit: int) -> str:
+        value = payload.get(name, None if required else "")
+        if value is None or not isinstance(value, str):
+            problems[name] = f"“{name}” must be a string."
+            return ""
+        if len(value) > limit:
+            problems[name] = f"“{name}” is longer than {limit} characters."
+        return value
+
+    method = text("method", required=True, limit=10)
+    if method and not method.isalpha():
+        problems["method"] = "“method” is an HTTP method such as GET or POST."
+    path = text("path", required=True, limit=2048)
+    if path and not path.startswith("/"):
+        problems["path"] = "“path” starts with “/” (the query string goes in “query”)."
+    query = text("query", required=False, limit=16384)
+    body = text("body", required=False, limit=MAX_BODY_CHARS)
+    client_ip = text("client_ip", required=True, limit=64)
+    if client_ip and "client_ip" not in problems:
+        try:
+            ipaddress.ip_address(client_ip)
+        except ValueError:
+            problems["client_ip"] = "“client_ip” is not an IPv4 or IPv6 address."
+    headers = payload.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        problems["headers"] = "“headers” is an object of header names to string values."
+        headers = {}
+    scope = payload.get("scope")
+    if scope is not None and scope not in SCOPES:
+        problems["scope"] = f"“scope” is one of {', '.join(SCOPES)}."
+    if problems:
+        return None, problems
+    wanted = current_app.config["API_KEY_HEADER"].lower()
+    api_key = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return AuthorizeCall(method=method.upper(), path=path, query=query.removeprefix("?"), body=body, api_key=api_key,
+                         client_ip=client_ip, scope=scope), {}
+
+
+@bp.post("/authorize")
+@service_token_required("authorize")
+def authorize():
+    payload, error = _json_body()
+    if error is not None:
+        return error
+    call, problems = _authorize_call(payload)
+    if call is None:
+        return json_error(422, "invalid_call", "The authorize call is missing or has malformed fields.", problems)
+    try:
+        decision = decide(call)
+    except RedisError:
+        current_app.logger.exception("authorize: Redis unavailable")
+        return json_error(503, "replay_guard_unavailable", "The replay guard (Redis) is unreachable: refused.")
+    db.session.commit()  # the replay guard's row when there is no Redis; nothing otherwise
+    if local_flush_due():
+        flush_usage()
+        db.session.commit()
+    return jsonify(decision.as_json())
+
+
+@bp.get("/institutions/<int(max=2147483647):institution_id>")
+@service_token_required("institutions:read")
+def institution(institution_id: int):
+    found = db.session.get(Institution, institution_id)
+    if found is None:
+        return json_error(404, "not_found", f"No institution {institution_id}.")
+    grant = current_grant(found.id)
+    keys = db.session.scalars(select(ApiKey).where(ApiKey.institution_id == found.id).order_by(ApiKey.id)).all()
+    cases = db.session.scalars(select(Application).where(
+        Application.institution_id == found.id, Application.state.not_in((*CLOSED_STATES, DRAFT)))
+        .order_by(Application.id)).all()
+    return jsonify({
+        "id": found.id, "name": found.legal_name, "status": found.status,
+        "grant": None if grant is None else {"scopes": grant.scopes, "rate_tier": grant.rate_tier,
+                                             "max_keys": grant.max_keys, "ip_allowlist": grant.ip_allowlist},
+        "keys": [{"id": k.public_id, "kind": k.kind, "label": k.label, "status": k.status, "scopes": k.scopes,
+                  "ip_allowlist": k.ip_allowlist, "created_at": k.created_at.isoformat(),
+                  "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                  "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None} for k in keys],
+        "open_cases": [{"type": "application", "reference": a.reference, "state": a.state} for a in cases],
+    })
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
