@@ -42,6 +42,7 @@ from .home import bp as home_bp
 from .institutions import models as _institutions  # noqa: F401
 from .institutions.status import STATUS_LABELS as INSTITUTION_STATUS_LABELS
 from .keys import models as _keys  # noqa: F401
+from .keys.routes import bp as keys_bp
 from .letters import models as _letters  # noqa: F401
 from .letters.routes import bp as letters_bp
 from .notifications import models as _notifications  # noqa: F401
@@ -106,7 +107,7 @@ def register_part_rules() -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, dashboard_bp, audit_bp, health_bp, api_bp):
+                      letters_bp, keys_bp, dashboard_bp, audit_bp, health_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

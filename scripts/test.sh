@@ -9,6 +9,8 @@ bash scripts/ensure-packages.sh \
   "${PG_INITDB:-/usr/lib/postgresql/15/bin/initdb}=postgresql" \
   chromium=chromium \
   /usr/sbin/clamd=clamav-daemon \
+  /usr/sbin/nginx=nginx \
+  /usr/lib/nginx/modules/ngx_http_js_module.so=libnginx-mod-http-js \
   /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf=fonts-dejavu-core \
   "/usr/lib/$(uname -m)-linux-gnu/libpangoft2-1.0.so.0=libpangoft2-1.0-0"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

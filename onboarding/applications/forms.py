@@ -16,42 +16,21 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..countries import countries
+from ..forms import LinesField, MultiCheckboxField, choices
 from ..institutions.access import SCOPES
 from ..ipaddresses import AllowlistError, parse_allowlist
 
 
-def choices(pairs) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
 def country_choices() -> list[SelectChoice]:
     return choices([("", "Choose a country"), *countries()])
-
-
-class LinesField(TextAreaField):
-    """A list of short values typed one per line (commas also separate)."""
-
-    def process_formdata(self, valuelist):
-        raw = valuelist[0] if valuelist else ""
-        self.data = [item.strip() for item in re.split(r"[\n,;]", raw) if item.strip()]
-
-    def _value(self):
-        return "\n".join(self.data or [])
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def not_in_future(form, field):

@@ -1,0 +1,72 @@
+"""The forms of the keys pages. Fields check their format; the operations check the grant and policy."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
+
+from ..forms import LinesField, MultiCheckboxField, choices
+from .models import ED25519, KINDS
+from .operations import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS
+
+
+class KeyForm(FlaskForm):
+    kind = RadioField("Type of key", choices=choices(KINDS.items()), default="hmac")
+    label = StringField("Label", validators=[Length(max=100)],
+                        description="What will use the key, e.g. “quoting engine, Frankfurt”.")
+    scopes = MultiCheckboxField("Scopes", choices=[], description="Only what the institution was granted.")
+    ip_allowlist = LinesField("IP allow-list", description="One address or CIDR range per line, at most 30, within "
+                                                           "the addresses granted to the institution. Required for "
+                                                           "trading; a key without one is read-only for 90 days.")
+    expires_on = DateField("Expires on (optional)", validators=[Optional()])
+    public_key = TextAreaField("Ed25519 public key", description="For an Ed25519 key: the PEM block (“-----BEGIN "
+                                                                 "PUBLIC KEY-----”) or the raw 32 bytes in base64.")
+    submit = SubmitField("Create the key")
+
+    def validate_public_key(self, field):
+        if self.kind.data == ED25519 and not (field.data or "").strip():
+            raise ValidationError("Paste the public key of the Ed25519 key pair you generated.")
+
+
+class RotateForm(FlaskForm):
+    overlap_hours = IntegerField("Keep the old key valid for (hours)", default=DEFAULT_OVERLAP_HOURS,
+                                 validators=[NumberRange(0, MAX_OVERLAP_HOURS,
+                                                         f"Between 0 and {MAX_OVERLAP_HOURS} hours (7 days).")])
+    public_key = TextAreaField("New Ed25519 public key")
+    submit = SubmitField("Rotate")
+
+
+class RevokeForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Length(max=1000)])
+    submit = SubmitField("Revoke")
+
+
+class AgreeForm(FlaskForm):
+    rules_version_id = HiddenField()
+    rules_sha256 = HiddenField()
+    signer_name = StringField("Your full name", validators=[Length(max=200)])
+    signer_title = StringField("Your title or position", validators=[Length(max=200)])
+    agree = BooleanField("I have read the API usage rules above and agree to them on behalf of the institution.")
+    submit = SubmitField("Agree to the rules")
+
+    def validate_signer_name(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter your full name.")
+
+    def validate_signer_title(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter your title or position.")
+
+    def validate_agree(self, field):
+        if not field.data:
+            raise ValidationError("Tick the box to agree to the API usage rules.")
