@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import pyotp
@@ -15,7 +16,7 @@ from .agreements.operations import publish_rules
 from .api.cli import service_token_cli
 from .audit.operations import verify_chain
 from .db import db
-from .demo import seed_demo
+from .demo import APPROVED_DEMO_APPLICANT, create_demo_keys, seed_demo
 from .errors import OperationRefused
 from .jobs import sweep
 from .screening.cli import sanctions_cli
@@ -57,6 +58,15 @@ def seed_demo_command() -> None:
     accounts = seed_demo()
     db.session.commit()
     click.echo(demo_logins_text(accounts))
+    keys = create_demo_keys(APPROVED_DEMO_APPLICANT)
+    db.session.commit()
+    if keys is not None:
+        text = demo_keys_text(keys)
+        path = Path(current_app.instance_path) / "demo-api-keys.txt"
+        path.write_text(text)
+        path.chmod(0o600)
+        click.echo(text)
+        click.echo(f"(Also written to {path}: the secret is not shown again.)")
 
 
 def demo_logins_text(accounts) -> str:
@@ -76,6 +86,24 @@ def demo_logins_text(accounts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def demo_keys_text(keys) -> str:
+    return "\n".join([
+        f"Demo API keys of {keys.institution} (development only; created once):",
+        f"  HMAC, trading:      {keys.hmac_key}",
+        f"  its secret:         {keys.hmac_secret}",
+        f"  Ed25519, read-only: {keys.ed25519_key}",
+        f"  its private key:    {keys.ed25519_private_key_file}",
+        "",
+        "Sign a request with the example client (through the local gateway, see the README):",
+        f"  MM_API_SECRET={keys.hmac_secret} python examples/mm_client.py --base-url http://127.0.0.1:8080 \\",
+        f"    --api-key {keys.hmac_key} POST /api/v3/order symbol=BTCEUR side=BUY type=LIMIT quantity=1 price=100",
+        "  (allowed), and the same order with the read-only Ed25519 key (refused: scope_not_granted):",
+        f"  python examples/mm_client.py --base-url http://127.0.0.1:8080 --api-key {keys.ed25519_key} \\",
+        f"    --ed25519-key {keys.ed25519_private_key_file} POST /api/v3/order symbol=BTCEUR side=BUY quantity=1",
+        "",
+    ])
 
 
 @click.command("demo-totp")

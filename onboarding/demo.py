@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from importlib.resources import files
+from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from flask import current_app
 from sqlalchemy import select
 
 from .accounts.models import STAFF_ROLES
@@ -21,6 +25,10 @@ from .db import db, utcnow
 from .documents.models import Document
 from .documents.operations import upload_document
 from .documents.requirements import required_documents
+from .institutions.models import Institution
+from .keys.models import ED25519, HMAC
+from .keys.operations import create_key
+from .keys.queries import keys_of
 from .review import operations as review
 from .screening.lists import current_snapshot, import_list
 from .screening.models import LinkSignal
@@ -160,7 +168,7 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
         "mm_experience_years": 4, "mm_venues": ["Venue A", "Venue B"], "volume_30d_usd": 900_000_000,
         "capital_usd": 20_000_000, "pairs": ["BTC/EUR", "ETH/EUR"], "max_spread_bps": Decimal("20"),
         "min_depth_usd": 100_000, "uptime_pct": Decimal("90"), "expected_order_rate": 50,
-        "requested_scopes": ["market:read", "account:read", "spot:trade"], "ip_allowlist": ["198.51.100.0/28"],
+        "requested_scopes": ["market:read", "account:read", "spot:trade"], "ip_allowlist": demo_allowlist(),
     }, complete=True)
     upload_every_document(application, user)
     ops.mark_documents_saved(application, True)
@@ -170,6 +178,50 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
                            user_agent="seed-demo")
     if stage in ("qualification", "approval", "approved"):
         review_demo_application(application.id, stage)
+
+
+def demo_allowlist() -> list[str]:
+    """The demo desk's addresses; in development also this machine, so the example client's requests
+    through the local gateway come from an allowed address."""
+    local = ["127.0.0.1"] if current_app.config["APP_ENV"] == "development" else []
+    return ["198.51.100.0/28", *local]
+
+
+# --- demo API keys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoKeys:
+    institution: str
+    hmac_key: str
+    hmac_secret: str
+    ed25519_key: str
+    ed25519_private_key_file: str
+
+
+APPROVED_DEMO_APPLICANT = next(email for email, *_, stage in DEMO_INSTITUTIONS if stage == "approved")
+
+
+def create_demo_keys(email: str) -> DemoKeys | None:
+    """Two keys for the approved demo institution (when it has none): an HMAC trading key and a read-only
+    Ed25519 key, whose private key is written next to the database. Returns what to print, once."""
+    user = find_user_by_email(email)
+    institution = db.session.get(Institution, user.institution_id) if user else None
+    if institution is None or institution.status != "active" or keys_of(institution.id):
+        return None
+    addresses = [a for a in demo_allowlist() if "/" not in a] + ["198.51.100.1"]
+    hmac_issued = create_key(institution, kind=HMAC, label="Quoting engine (demo)",
+                             scopes=["market:read", "account:read", "spot:trade"], ip_allowlist=addresses,
+                             user_id=user.id)
+    private = Ed25519PrivateKey.generate()
+    pem_path = Path(current_app.instance_path) / "demo-ed25519-private-key.pem"
+    pem_path.write_bytes(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    pem_path.chmod(0o600)
+    public = private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    ed_issued = create_key(institution, kind=ED25519, label="Market data (demo, read-only)", scopes=["market:read"],
+                           ip_allowlist=addresses, public_key=public, user_id=user.id)
+    return DemoKeys(institution.legal_name, hmac_issued.api_key, hmac_issued.secret, ed_issued.api_key,
+                    str(pem_path))
 
 
 def review_demo_application(application_id: int, stage: str) -> None:

@@ -10,6 +10,9 @@ from rq import Worker
 
 from .db import db
 from .jobs import rq_queue, set_worker_app, sweep
+from .keys.replay import forget_expired
+from .keys.status import expire_due_keys
+from .keys.usage import flush_usage
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,11 @@ class OnboardingWorker(Worker):
                     log.info("outbox sweeper re-dispatched %d job(s)", count)
             except Exception:
                 log.exception("outbox sweep failed; will retry on the next tick")
+            try:
+                housekeep_keys()
+            except Exception:
+                db.session.rollback()
+                log.exception("key housekeeping failed; will retry on the next tick")
             finally:
                 db.session.remove()
                 # Never let the parent keep a pooled connection a horse would inherit.
@@ -38,6 +46,17 @@ class OnboardingWorker(Worker):
         with self.flask_app.app_context():
             db.engine.dispose(close=False)  # inherited sockets belong to the parent
         return super().main_work_horse(job, queue)
+
+
+def housekeep_keys() -> None:
+    """On every maintenance tick: authorize counts and last-used times into the database, keys past their
+    expiry marked expired, replay-guard rows past their window dropped. One commit."""
+    flushed = flush_usage()
+    expired = expire_due_keys()
+    forget_expired()
+    db.session.commit()
+    if flushed or expired:
+        log.info("keys: %d decision(s) recorded, %d key(s) expired", flushed, expired)
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:

@@ -47,8 +47,33 @@ else
   echo "*** Redis could not be started: jobs (e-mail, checks) run inside the web process after each commit. ***"
 fi
 
+# The exchange's gateway in front of a demo trading system: nginx asks this service about every signed
+# request (see deploy/nginx/). Optional: without nginx, everything else still runs.
+GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+gateway=""
+if bash scripts/ensure-packages.sh /usr/sbin/nginx=nginx \
+     /usr/lib/nginx/modules/ngx_http_js_module.so=libnginx-mod-http-js >/dev/null 2>&1; then
+  GW="$PWD/instance/gateway"
+  mkdir -p "$GW"
+  if [[ ! -s "$GW/token.conf" ]]; then
+    token=$($BIN/flask service-token create --name "local gateway (make run)" --scope authorize | tail -n1)
+    echo "$token" | $BIN/python deploy/nginx/render.py --write-token-file "$GW/token.conf" >/dev/null
+  fi
+  $BIN/python deploy/nginx/demo_exchange.py --port 9090 &
+  pids+=($!)
+  $BIN/python deploy/nginx/render.py --prefix "$GW" --listen "127.0.0.1:$GATEWAY_PORT" \
+    --authorize-url "http://127.0.0.1:$PORT" --trading 127.0.0.1:9090 --token-file "$GW/token.conf" \
+    --foreground >"$GW/nginx.conf" && nginx -p "$GW" -c "$GW/nginx.conf" &
+  pids+=($!)
+  gateway="http://127.0.0.1:$GATEWAY_PORT"
+fi
+
 echo
-echo "Serving on http://127.0.0.1:$PORT  (Ctrl-C stops the web server, the worker and Redis)"
+echo "Serving on http://127.0.0.1:$PORT  (Ctrl-C stops the web server, the worker, Redis and the gateway)"
+if [[ -n "$gateway" ]]; then
+  echo "Gateway (nginx) on $gateway in front of a demo trading system: send signed requests there with"
+  echo "examples/mm_client.py (the demo keys are in instance/demo-api-keys.txt)."
+fi
 $BIN/flask run --host 127.0.0.1 --port "$PORT" &
 pids+=($!)
 wait "${pids[-1]}"

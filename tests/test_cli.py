@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac as hmac_lib
 import os
 import re
 import time
@@ -16,7 +18,9 @@ from onboarding.accounts.models import STAFF, User
 from onboarding.accounts.operations import find_user_by_email, totp_secret
 from onboarding.applications.models import Application
 from onboarding.db import db
-from onboarding.demo import DEMO_APPLICANT, DEMO_INSTITUTIONS, DEMO_PASSWORD, DEMO_STAFF
+from onboarding.demo import APPROVED_DEMO_APPLICANT, DEMO_APPLICANT, DEMO_INSTITUTIONS, DEMO_PASSWORD, DEMO_STAFF
+from onboarding.keys.authorize import AuthorizeCall, decide
+from onboarding.keys.models import ApiKey
 from onboarding.security import verify_password
 
 from .conftest import last_email
@@ -107,7 +111,8 @@ def test_create_staff_refuses_a_weak_password(cli, password, message):
 
 
 def login_row(output: str, email: str) -> str:
-    table = output.split("Demo logins", 1)[-1]  # e-mails printed by the console mail backend come before it
+    # E-mails printed by the console mail backend come before the table (and key e-mails after it).
+    table = output.split("Demo logins", 1)[-1].split("Staff sign in with a TOTP code", 1)[0]
     rows = [line for line in table.splitlines() if re.search(rf"(^|\s){re.escape(email)}(\s|$)", line)]
     assert len(rows) == 1, f"{email} should be listed once in:\n{output}"
     return rows[0]
@@ -182,3 +187,23 @@ def test_demo_totp_is_refused_in_production(tmp_path, monkeypatch):
         result = app.test_cli_runner().invoke(args=["demo-totp", "admin@demo.example"])
     assert result.exit_code == 1
     assert "demo-totp is only available in development." in result.output
+
+
+def test_seed_demo_gives_the_approved_institution_two_keys_once(cli, app):
+    first = cli("seed-demo")
+    assert first.exit_code == 0, first.output
+    hmac_key = re.search(r"HMAC, trading:\s+(mxk_\w+)", first.output).group(1)
+    secret = re.search(r"its secret:\s+([0-9a-f]{64})", first.output).group(1)
+    keys = db.session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    assert [(k.kind, k.scopes) for k in keys] == [("hmac", ["account:read", "market:read", "spot:trade"]),
+                                                  ("ed25519", ["market:read"])]
+    owner = find_user_by_email(APPROVED_DEMO_APPLICANT)
+    assert {k.institution_id for k in keys} == {owner.institution_id}
+    again = cli("seed-demo")
+    assert again.exit_code == 0 and "Demo API keys" not in again.output
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 2
+    # The printed credentials sign a request the authorize decision allows.
+    query = f"symbol=BTCEUR&side=BUY&quantity=1&timestamp={int(time.time() * 1000)}"
+    query += "&signature=" + hmac_lib.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    decision = decide(AuthorizeCall("POST", "/api/v3/order", query, "", hmac_key, "198.51.100.1"))
+    assert decision.reason == "ok"

@@ -329,3 +329,38 @@ def text_usage():
     from sqlalchemy import text
 
     return text("SELECT reason, count FROM api_key_usage WHERE key_id = :key")
+
+
+def test_with_redis_usage_is_shared_and_flushed_by_the_worker_housekeeping(make_app, redis_server):
+    from onboarding.worker import housekeep_keys
+
+    app = make_app(REDIS_URL=redis_server.url)
+    with app.app_context():
+        flush_usage()  # what earlier tests counted in this Redis (their keys are gone: nothing is recorded)
+        user = granted_institution()
+        issued = hmac_key(user, expires_on=None)
+        for _ in range(2):
+            assert ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason == "ok"
+        query = signed(ORDER, secret=issued.secret)
+        assert ask(issued.api_key, query).reason == "ok"
+        assert ask(issued.api_key, query).reason == "replayed", "the replay guard lives in Redis here"
+        assert db.session.get(ApiKey, issued.key.id).last_used_at is None
+        housekeep_keys()
+        rows = dict(db.session.execute(text_usage(), {"key": issued.key.id}).all())
+        assert rows == {"ok": 3, "replayed": 1}
+        assert db.session.get(ApiKey, issued.key.id).last_used_at is not None
+        housekeep_keys()  # nothing new: nothing counted twice
+        assert dict(db.session.execute(text_usage(), {"key": issued.key.id}).all()) == rows
+
+
+def test_housekeeping_expires_keys_past_their_date(app):
+    from onboarding.worker import housekeep_keys
+
+    user = granted_institution()
+    issued = hmac_key(user)
+    db.session.get(ApiKey, issued.key.id).expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    housekeep_keys()
+    key = db.session.get(ApiKey, issued.key.id)
+    assert key.status == "expired"
+    assert db.session.scalars(select(ApiKeyEvent.action).where(ApiKeyEvent.key_id == key.id)).all()[-1] == "expired"
