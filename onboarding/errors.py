@@ -76,7 +76,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render(error.code or 500)
+        body, status = _render(error.code or 500)
+        # Keep the headers the exception carries (405's Allow, 401's WWW-Authenticate), as RFC 9110 asks.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -37,10 +37,10 @@ AUTHORIZE_CALL = {
         "body": {"type": "string", "maxLength": 1000000, "description": "The raw request body."},
         "headers": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "The headers that carry the API key (by default X-MEXC-APIKEY)."},
-        "client_ip": {"type": "string", "description": "The client address as the gateway saw it.",
-                      "examples": ["203.0.113.10"]},
-        "scope": {"type": "string", "enum": list(SCOPES),
-                  "description": "The scope the request needs; derived from method and path when absent."},
+        "client_ip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+                      "description": "The client address as the gateway saw it.", "examples": ["203.0.113.10"]},
+        "scope": {"type": ["string", "null"], "enum": [*SCOPES, None],
+                  "description": "The scope the request needs; derived from method and path when absent or null."},
     },
 }
 

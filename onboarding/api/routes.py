@@ -49,15 +49,15 @@ def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict
         return value
 
     method = text("method", required=True, limit=10)
-    if method and not method.isalpha():
+    if "method" not in problems and not (method.isascii() and method.isalpha()):
         problems["method"] = "“method” is an HTTP method such as GET or POST."
     path = text("path", required=True, limit=2048)
-    if path and not path.startswith("/"):
+    if "path" not in problems and not path.startswith("/"):
         problems["path"] = "“path” starts with “/” (the query string goes in “query”)."
     query = text("query", required=False, limit=16384)
     body = text("body", required=False, limit=MAX_BODY_CHARS)
     client_ip = text("client_ip", required=True, limit=64)
-    if client_ip and "client_ip" not in problems:
+    if "client_ip" not in problems:
         try:
             ipaddress.ip_address(client_ip)
         except ValueError:
@@ -67,7 +67,7 @@ def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict
         problems["headers"] = "“headers” is an object of header names to string values."
         headers = {}
     scope = payload.get("scope")
-    if scope is not None and scope not in SCOPES:
+    if scope is not None and (not isinstance(scope, str) or scope not in SCOPES):
         problems["scope"] = f"“scope” is one of {', '.join(SCOPES)}."
     if problems:
         return None, problems
