@@ -27,6 +27,7 @@ bench: $(STAMP)
 	.venv/bin/python -m bench.bench_checks
 	.venv/bin/python -m bench.bench_queues
 	.venv/bin/python -m bench.bench_letters
+	.venv/bin/python -m bench.bench_authorize
 	@echo "Figures written to bench/results.json"
 
 lint: $(STAMP)

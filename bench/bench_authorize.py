@@ -779,8 +779,8 @@ def print_details(figures: dict[str, Any]) -> None:
           f"{db_counts['build_seconds']} s; Redis {figures['environment']['redis']}")
     proc = figures.get("in_process")
     if proc:
-        print(f"  1. {proc['rounds'] * proc['keys_called']} decisions over {proc['keys_called']} keys, all allowed: "
-              f"{not proc['refused']} {proc['refused'] or ''}; SQL statements per decision "
+        print(f"  1. {proc['rounds'] * proc['keys_called']} decisions over {proc['keys_called']} keys, refused: "
+              f"{proc['refused'] or 'none'}; SQL statements per decision "
               f"{proc['sql_statements_per_decision']} (look-up: {proc['sql_statements_per_lookup']}); first "
               f"call per key (warm-up) median {proc['warmup_first_call_per_key']['decide_median_us']} µs")
         if "wsgi" in proc:
@@ -838,7 +838,9 @@ def main() -> dict:
                         "sqlite": sqlite3.sqlite_version,
                         "gunicorn": _version([sys.executable, "-m", "gunicorn", "--version"]),
                         "nginx": _version(["nginx", "-v"]), "redis": _version(["redis-server", "--version"]),
-                        "wrk": _version(["wrk", "--version"])},
+                        "wrk": _version(["wrk", "--version"]),
+                        # Other work on the machine skews the HTTP figures: the load when each step began.
+                        "loadavg_1min": {"start": os.getloadavg()[0]}},
         "settings": {"institutions": INSTITUTIONS, "keys": KEYS, "keys_called": CALLED_KEYS,
                      "wrk": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s, {WARMUP_SECONDS}s warm-up",
                      "signed_calls_per_http_run": SIGNED_CALLS, "http_recv_window_ms": HTTP_RECV_WINDOW,
@@ -877,10 +879,12 @@ def main() -> dict:
             stack.callback(stop_process, gunicorn)
             url = f"http://127.0.0.1:{port}"
             try:
+                figures["environment"]["loadavg_1min"]["http_step"] = os.getloadavg()[0]
                 figures["http"] = measure_http(workdir, url, redis.url, called, mm, token)
             except Exception as exc:
                 figures["errors"].append(f"HTTP step failed: {exc!r}")
             try:
+                figures["environment"]["loadavg_1min"]["gateway_step"] = os.getloadavg()[0]
                 figures["gateway"] = measure_gateway(workdir, url, redis.url, called, mm, token)
             except Exception as exc:
                 figures["errors"].append(f"gateway step failed: {exc!r}")
@@ -894,7 +898,8 @@ def main() -> dict:
 
     print_table(figures)
     print_details(figures)
-    print(f"  whole bench: {figures['total_seconds']} s")
+    print(f"  whole bench: {figures['total_seconds']} s on {figures['environment']['cpus']} CPUs; 1-minute load "
+          f"average when steps began: {figures['environment']['loadavg_1min']}")
 
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     existing["authorize"] = figures

@@ -54,3 +54,24 @@ class AccessGrant(db.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None
+
+
+PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
+
+
+class AllowlistChange(db.Model):
+    """The institution asks to change the IP addresses it was granted; staff decide. An approval makes a
+    new grant (`grant_access`), so keys outside a narrowed list stop being allowed at once."""
+
+    __tablename__ = "allowlist_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)

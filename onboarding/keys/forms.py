@@ -70,3 +70,15 @@ class AgreeForm(FlaskForm):
     def validate_agree(self, field):
         if not field.data:
             raise ValidationError("Tick the box to agree to the API usage rules.")
+
+
+class AllowlistChangeForm(FlaskForm):
+    addresses = LinesField("The IP addresses the institution should be granted",
+                           description="One address or CIDR range per line, at most 30. Keys outside the new "
+                                       "list stop working once we approve it.")
+    reason = TextAreaField("Why they change", validators=[Length(max=2000)])
+    submit = SubmitField("Ask for the change")
+
+
+class AllowlistDecisionForm(FlaskForm):
+    note = TextAreaField("Reason for the decision (the institution is told)", validators=[Length(max=2000)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..agreements.models import API_USAGE
 from ..agreements.operations import current_rules, has_agreed_to_current, record_agreement
@@ -12,10 +13,11 @@ from ..db import db
 from ..errors import OperationRefused
 from ..forms import choices
 from ..institutions.access import SCOPES
-from ..institutions.models import Institution
+from ..institutions.allowlist import decide_allowlist_change, pending_change, pending_changes, request_allowlist_change
+from ..institutions.models import AllowlistChange, Institution
 from ..institutions.queries import current_grant
 from ..security import applicant_required, client_ip, roles_required
-from .forms import AgreeForm, KeyForm, RevokeForm, RotateForm
+from .forms import AgreeForm, AllowlistChangeForm, AllowlistDecisionForm, KeyForm, RevokeForm, RotateForm
 from .models import ED25519, KINDS, STATUS_LABELS
 from .operations import create_key, live_key_count, may_create_keys, revoke_key, rotate_key
 from .queries import history_of, key_of, keys_of, last_ips, recent_decisions
@@ -23,8 +25,10 @@ from .status import LIVE
 
 bp = Blueprint("keys", __name__)
 
-# Staff who may revoke an institution's key (every staff member may see them).
+# Staff who may revoke an institution's key (every staff member may see them), and who decide on a
+# change of the granted IP addresses (the business team grants access).
 REVOKING_ROLES = ("compliance", "admin")
+ALLOWLIST_DECIDING_ROLES = ("qualification_reviewer", "compliance", "admin")
 
 
 def _institution() -> Institution:
@@ -37,7 +41,7 @@ def _key_form(grant) -> KeyForm:
     return form
 
 
-def _show(institution: Institution, *, key_form=None, agree_form=None, status: int = 200):
+def _show(institution: Institution, *, key_form=None, agree_form=None, change_form=None, status: int = 200):
     grant, problem = may_create_keys(institution)
     keys = keys_of(institution.id)
     rules = current_rules(API_USAGE)
@@ -50,7 +54,8 @@ def _show(institution: Institution, *, key_form=None, agree_form=None, status: i
         agreed=has_agreed_to_current(institution.id, API_USAGE), live=live_key_count(institution.id),
         history=history_of([k.id for k in keys]), rotate_form=RotateForm(formdata=None),
         revoke_form=RevokeForm(formdata=None), scopes=SCOPES, kinds=KINDS, status_labels=STATUS_LABELS,
-        live_statuses=LIVE,
+        live_statuses=LIVE, change_form=change_form or AllowlistChangeForm(formdata=None),
+        pending=pending_change(institution.id),
     ), status
 
 
@@ -139,6 +144,25 @@ def agree():
     return redirect(url_for("keys.index"))
 
 
+@bp.post("/institution/keys/allowlist-change")
+@applicant_required
+def ask_allowlist_change():
+    institution = _institution()
+    form = AllowlistChangeForm()
+    if not form.validate_on_submit():
+        return _show(institution, change_form=form, status=422)
+    try:
+        request_allowlist_change(institution, addresses=form.addresses.data, reason=form.reason.data,
+                                 user_id=current_user.id)
+    except OperationRefused as error:
+        db.session.rollback()
+        _refusal_on(form, error)
+        return _show(_institution(), change_form=form, status=422)
+    db.session.commit()
+    flash("Your request is with our team; you will be told by e-mail when it is decided.", "success")
+    return redirect(url_for("keys.index") + "#granted")
+
+
 def _refusal_on(form, error: OperationRefused) -> None:
     if error.field and hasattr(form, error.field):
         form[error.field].errors = [*form[error.field].errors, error.message]
@@ -182,3 +206,35 @@ def staff_revoke(institution_id: int, public_id: str):
             db.session.commit()
             flash(f"Key {public_id} revoked; the institution is told by e-mail.", "success")
     return redirect(url_for("keys.staff_view", institution_id=institution_id) + f"#key-{public_id}")
+
+
+@bp.route("/staff/allowlist-changes")
+@roles_required()
+def allowlist_changes():
+    changes = pending_changes()
+    names = {i.id: i for i in db.session.scalars(select(Institution).where(
+        Institution.id.in_({c.institution_id for c in changes})))} if changes else {}
+    grants = {c.institution_id: current_grant(c.institution_id) for c in changes}
+    return render_template("keys/allowlist_changes.html", changes=changes, institutions=names, grants=grants,
+                           form=AllowlistDecisionForm(formdata=None), deciding_roles=ALLOWLIST_DECIDING_ROLES)
+
+
+@bp.post("/staff/allowlist-changes/<int(max=2147483647):change_id>")
+@roles_required(*ALLOWLIST_DECIDING_ROLES)
+def decide_allowlist(change_id: int):
+    change = db.session.get(AllowlistChange, change_id) or abort(404)
+    form = AllowlistDecisionForm()
+    decision = request.form.get("decision")
+    if form.validate_on_submit() and decision in ("approve", "decline"):
+        try:
+            decide_allowlist_change(change, approve=decision == "approve", note=form.note.data,
+                                    user_id=current_user.id)
+        except OperationRefused as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"Request {change.status}; the institution is told by e-mail.", "success")
+    else:
+        flash("Choose approve or decline.", "error")
+    return redirect(url_for("keys.allowlist_changes"))
