@@ -51,7 +51,7 @@ def test_unknown_api_path_gets_a_json_404(client):
     assert response.status_code == 404
     assert response.is_json
     body = response.get_json()
-    assert body == {"error": {"code": 404, "message": "Page not found", "fields": {}}}
+    assert body == {"error": {"code": "not_found", "message": "Page not found", "fields": {}}}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
