@@ -35,6 +35,7 @@ from .db import db
 from .documents import models as _documents  # noqa: F401
 from .documents.completeness import register_document_rules
 from .documents.routes import bp as documents_bp
+from .enforcement import models as _enforcement  # noqa: F401
 from .errors import register_error_handlers as _register_error_handlers
 from .extensions import csrf, login_manager, migrate
 from .health import bp as health_bp

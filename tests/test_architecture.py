@@ -33,6 +33,7 @@ PARTS: list[tuple[str, set[str]]] = [
     ("letters", {"letters"}),
     ("keys", {"keys"}),
     ("review", {"review"}),
+    ("enforcement", {"enforcement"}),
     ("portal", {"portal"}),
     ("api", {"api"}),
     ("dashboard", {"dashboard"}),

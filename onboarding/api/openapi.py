@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..enforcement.models import CATEGORIES, IMPACTS
 from ..institutions.access import SCOPES
 from ..keys.authorize import REASONS
 
@@ -93,6 +94,35 @@ INSTITUTION = {
 }
 
 
+VIOLATION_REPORT = {
+    "type": "object", "required": ["category", "observed_at", "market_impact", "reference"],
+    "properties": {
+        "institution_id": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+        "key_id": {"type": "string", "minLength": 12, "maxLength": 60,
+                   "description": "The key's id as shown (mxk_ and eight characters) or the whole key."},
+        "category": {"type": "string", "enum": list(CATEGORIES)},
+        "observed_at": {"type": "string", "format": "date-time", "pattern": "^(19|20)[0-9]{2}-",
+                        "description": "When surveillance observed it, with its offset (years 1900–2099)."},
+        "market_impact": {"type": "string", "enum": list(IMPACTS)},
+        "malicious": {"type": "boolean", "default": False},
+        "evidence_text": {"type": "string", "maxLength": 20000},
+        "evidence": {"type": "object"},
+        "reference": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S",
+                      "description": "Your own reference: the same one twice returns the first result."},
+    },
+    "anyOf": [{"required": ["institution_id"]}, {"required": ["key_id"]}],
+}
+VIOLATION_RECORDED = {
+    "type": "object",
+    "required": ["violation_id", "investigation_id", "institution_id", "institution_status", "frozen_keys",
+                 "duplicate"],
+    "properties": {"violation_id": {"type": "integer"}, "investigation_id": {"type": "integer"},
+                   "institution_id": {"type": "integer"},
+                   "institution_status": {"type": "string", "enum": ["prospect", "active", "frozen", "restricted"]},
+                   "frozen_keys": {"type": "integer"}, "duplicate": {"type": "boolean"}},
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -115,6 +145,26 @@ def openapi_document() -> dict[str, Any]:
                     "415": _error("The body is not JSON."),
                     "422": _error("A field of the call is missing or malformed (named in `fields`)."),
                     "503": _error("The replay guard is unreachable: nothing is allowed."),
+                    **AUTH_ERRORS,
+                },
+            }},
+            "/api/v1/violations": {"post": {
+                "operationId": "reportViolation",
+                "summary": "Report a violation: the institution and its keys are frozen at once.",
+                "description": "Scope `violations:write`. Idempotent on `reference`.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ViolationReport"}}}},
+                "responses": {
+                    "201": {"description": "Recorded; an investigation is open.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ViolationRecorded"}}}},
+                    "200": {"description": "This reference was reported before: its first result.",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/ViolationRecorded"}}}},
+                    "400": _error("The body is not a JSON object."),
+                    "404": _error("No such institution or key."),
+                    "409": _error("The institution is already permanently restricted."),
+                    "415": _error("The body is not JSON."),
+                    "422": _error("A field is missing or malformed (named in `fields`)."),
                     **AUTH_ERRORS,
                 },
             }},
@@ -141,6 +191,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer",
                                                  "description": "A service token (mxs_…) created by an admin."}},
             "schemas": {"Error": ERROR, "AuthorizeCall": AUTHORIZE_CALL, "Decision": DECISION,
-                        "Institution": INSTITUTION},
+                        "Institution": INSTITUTION, "ViolationReport": VIOLATION_REPORT,
+                        "ViolationRecorded": VIOLATION_RECORDED},
         },
     }

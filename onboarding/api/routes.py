@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from ..applications.models import CLOSED_STATES, DRAFT, Application
 from ..db import db
+from ..enforcement.intake import Report, report_violation
+from ..enforcement.queries import unresolved_investigation
+from ..errors import OperationRefused
 from ..institutions.access import SCOPES
 from ..institutions.models import Institution
 from ..institutions.queries import current_grant
@@ -24,6 +28,7 @@ from .openapi import openapi_document
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_BODY_CHARS = 1_000_000
+OBSERVED_YEARS = (1900, 2099)
 
 
 def _json_body() -> tuple[dict[str, Any] | None, Any]:
@@ -98,6 +103,75 @@ def authorize():
     return jsonify(decision.as_json())
 
 
+def _violation_report(payload: dict[str, Any]) -> tuple[Report | None, dict[str, str]]:
+    problems: dict[str, str] = {}
+    institution_id = payload.get("institution_id")
+    if isinstance(institution_id, float) and institution_id.is_integer():  # JSON has one kind of number
+        institution_id = int(institution_id)
+    key_id = payload.get("key_id")
+    if "institution_id" in payload and (isinstance(institution_id, bool) or not isinstance(institution_id, int)
+                                        or not 0 < institution_id < 2**31):
+        problems["institution_id"] = "“institution_id” is a positive whole number."
+    if "key_id" in payload and (not isinstance(key_id, str) or not 12 <= len(key_id) <= 60):
+        problems["key_id"] = "“key_id” is an API key's id (mxk_ and at least eight characters)."
+    if "institution_id" not in payload and "key_id" not in payload:
+        problems["institution_id"] = "Name the institution (“institution_id”) or the key (“key_id”)."
+    for name in ("category", "market_impact", "reference", "observed_at"):
+        if not isinstance(payload.get(name), str) or not payload.get(name).strip():
+            problems[name] = f"“{name}” is a non-empty string."
+    observed_at = None
+    if "observed_at" not in problems:
+        try:
+            observed_at = datetime.fromisoformat(payload["observed_at"].replace("Z", "+00:00"))
+            if not OBSERVED_YEARS[0] <= observed_at.year <= OBSERVED_YEARS[1]:
+                raise ValueError("out of range")
+            observed_at.astimezone(UTC)
+        except (ValueError, OverflowError):
+            problems["observed_at"] = "“observed_at” is an ISO 8601 time with its offset, e.g. 2026-12-04T10:15:00Z."
+        else:
+            if observed_at.tzinfo is None:
+                problems["observed_at"] = "“observed_at” needs its offset (Z for UTC)."
+    malicious = payload.get("malicious", False)
+    if not isinstance(malicious, bool):
+        problems["malicious"] = "“malicious” is true or false."
+    evidence_text = payload.get("evidence_text")
+    if "evidence_text" in payload and not isinstance(evidence_text, str):
+        problems["evidence_text"] = "“evidence_text” is a string."
+    evidence = payload.get("evidence", {})
+    if not isinstance(evidence, dict):
+        problems["evidence"] = "“evidence” is a JSON object."
+    if problems:
+        return None, problems
+    return Report(institution_id=institution_id, key_public_id=key_id, category=payload["category"],
+                  observed_at=observed_at.astimezone(UTC), market_impact=payload["market_impact"],
+                  malicious=malicious, evidence_text=evidence_text, evidence=evidence,
+                  reference=payload["reference"]), {}
+
+
+@bp.post("/violations")
+@service_token_required("violations:write")
+def violations():
+    payload, error = _json_body()
+    if error is not None:
+        return error
+    report, problems = _violation_report(payload)
+    if report is None:
+        return json_error(422, "invalid_report", "The report is missing or has malformed fields.", problems)
+    try:
+        recorded = report_violation(report, reporter=f"token:{g.service_token}")
+    except OperationRefused as refusal:
+        db.session.rollback()
+        fields = {refusal.field: refusal.message} if refusal.field else {}
+        code = {409: "institution_restricted", 404: "not_found"}.get(refusal.http_status, "invalid_report")
+        return json_error(refusal.http_status, code, refusal.message, fields)
+    db.session.commit()
+    institution = db.session.get(Institution, recorded.violation.institution_id)
+    body = {"violation_id": recorded.violation.id, "investigation_id": recorded.investigation.id,
+            "institution_id": institution.id, "institution_status": institution.status,
+            "frozen_keys": recorded.frozen_keys, "duplicate": recorded.duplicate}
+    return jsonify(body), 200 if recorded.duplicate else 201
+
+
 @bp.get("/institutions/<int(max=2147483647):institution_id>")
 @service_token_required("institutions:read")
 def institution(institution_id: int):
@@ -117,7 +191,9 @@ def institution(institution_id: int):
                   "ip_allowlist": k.ip_allowlist, "created_at": k.created_at.isoformat(),
                   "expires_at": k.expires_at.isoformat() if k.expires_at else None,
                   "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None} for k in keys],
-        "open_cases": [{"type": "application", "reference": a.reference, "state": a.state} for a in cases],
+        "open_cases": [{"type": "application", "reference": a.reference, "state": a.state} for a in cases] + (
+            [{"type": "investigation", "reference": f"INV-{investigation.id}", "state": investigation.status}]
+            if (investigation := unresolved_investigation(found.id)) else []),
     })
 
 
