@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -34,3 +35,27 @@ class LinesField(TextAreaField):
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class RulesAgreementForm(FlaskForm):
+    """Agreeing to a rule document shown in full (DESIGN 4.8): which version and the digest of the text
+    shown, who signs and in what capacity, and the tick. Subclasses name the rules and the button."""
+
+    rules_name = "the rules"
+    rules_version_id = HiddenField()
+    rules_sha256 = HiddenField()
+    signer_name = StringField("Your full name", validators=[Length(max=200)])
+    signer_title = StringField("Your title or position", validators=[Length(max=200)])
+    agree = BooleanField("I have read the rules above and agree to them on behalf of the institution.")
+
+    def validate_signer_name(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter your full name.")
+
+    def validate_signer_title(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter your title or position.")
+
+    def validate_agree(self, field):
+        if not field.data:
+            raise ValidationError(f"Tick the box to agree to {self.rules_name}.")

@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    HiddenField,
     IntegerField,
     RadioField,
     StringField,
@@ -15,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from ..forms import LinesField, MultiCheckboxField, choices
+from ..forms import LinesField, MultiCheckboxField, RulesAgreementForm, choices
 from .models import ED25519, KINDS
 from .operations import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS
 
@@ -51,25 +50,10 @@ class RevokeForm(FlaskForm):
     submit = SubmitField("Revoke")
 
 
-class AgreeForm(FlaskForm):
-    rules_version_id = HiddenField()
-    rules_sha256 = HiddenField()
-    signer_name = StringField("Your full name", validators=[Length(max=200)])
-    signer_title = StringField("Your title or position", validators=[Length(max=200)])
+class AgreeForm(RulesAgreementForm):
+    rules_name = "the API usage rules"
     agree = BooleanField("I have read the API usage rules above and agree to them on behalf of the institution.")
     submit = SubmitField("Agree to the rules")
-
-    def validate_signer_name(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your full name.")
-
-    def validate_signer_title(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your title or position.")
-
-    def validate_agree(self, field):
-        if not field.data:
-            raise ValidationError("Tick the box to agree to the API usage rules.")
 
 
 class AllowlistChangeForm(FlaskForm):
