@@ -56,10 +56,19 @@ def ed25519_key(user, **changes):
     return issued, private
 
 
+_last_timestamp = [0]
+
+
+def now_ms() -> int:
+    """Milliseconds, never the same twice: two requests signed in one millisecond would be a replay."""
+    _last_timestamp[0] = max(int(time.time() * 1000), _last_timestamp[0] + 1)
+    return _last_timestamp[0]
+
+
 def signed(query: str, body: str = "", *, secret: str | None = None, private=None, timestamp: int | None = None,
            recv_window: int | None = None) -> str:
     """The query string a market maker's client sends: parameters, timestamp, then the signature."""
-    params = f"{query}&timestamp={timestamp if timestamp is not None else int(time.time() * 1000)}"
+    params = f"{query}&timestamp={timestamp if timestamp is not None else now_ms()}"
     if recv_window is not None:
         params += f"&recvWindow={recv_window}"
     payload = (params + body).encode()

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 
 from ..agreements.models import API_USAGE
-from ..agreements.operations import has_agreed_to_current
+from ..agreements.queries import agreed_to_current
 from ..db import db, utcnow
 from ..institutions.access import RATE_TIERS
 from ..institutions.models import ACTIVE as INSTITUTION_ACTIVE
@@ -30,10 +30,9 @@ from ..institutions.models import AccessGrant, Institution
 from ..ipaddresses import address_allowed
 from .credentials import ed25519_valid, open_secret
 from .models import ACTIVE, ED25519, FROZEN, REVOKED, ApiKey
-from .replay import first_use
 from .signing import ed25519_signature, hmac_valid, on_time, read_request, replay_digest
 from .tokens import API_KEY_PREFIX, token_hash, well_formed
-from .usage import count_decision
+from .usage import count_decision, register_use
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +92,26 @@ def required_scope(method: str, path: str) -> str | None:
     return None
 
 
+# Everything the decision needs about a key, in ONE statement read fresh on every call: the key, its
+# institution's status, the current grant and whether the current API usage rules are agreed.
+_DECISION_ROW = (
+    select(ApiKey.id, ApiKey.public_id, ApiKey.kind, ApiKey.scopes, ApiKey.ip_allowlist, ApiKey.secret_sealed,
+           ApiKey.public_key, ApiKey.status, ApiKey.expires_at, ApiKey.institution_id,
+           Institution.status.label("institution_status"), Institution.legal_name,
+           AccessGrant.id.label("grant_id"), AccessGrant.rate_tier, AccessGrant.ip_allowlist.label("grant_ips"),
+           AccessGrant.scopes.label("grant_scopes"),
+           agreed_to_current(ApiKey.institution_id, API_USAGE).label("rules_agreed"))
+    .join(Institution, Institution.id == ApiKey.institution_id)
+    .outerjoin(AccessGrant, and_(AccessGrant.institution_id == ApiKey.institution_id,
+                                 AccessGrant.superseded_at.is_(None)))
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+    .limit(1)
+)
+
+
 def _key_row(api_key: str):
-    return db.session.execute(
-        select(ApiKey.id, ApiKey.public_id, ApiKey.kind, ApiKey.scopes, ApiKey.ip_allowlist, ApiKey.secret_sealed,
-               ApiKey.public_key, ApiKey.status, ApiKey.expires_at, ApiKey.institution_id,
-               Institution.status.label("institution_status"), Institution.legal_name)
-        .join(Institution, Institution.id == ApiKey.institution_id)
-        .where(ApiKey.key_hash == token_hash(api_key))).first()
-
-
-def _grant_row(institution_id: int):
-    return db.session.execute(select(AccessGrant.rate_tier, AccessGrant.ip_allowlist, AccessGrant.scopes).where(
-        AccessGrant.institution_id == institution_id, AccessGrant.superseded_at.is_(None)).limit(1)).first()
+    # Core on the session's connection: the same transaction, without the ORM's per-statement bookkeeping.
+    return db.session.connection().execute(_DECISION_ROW, {"key_hash": token_hash(api_key)}).first()
 
 
 def _signature_valid(row, request) -> bool:
@@ -122,10 +129,11 @@ def decide(call: AuthorizeCall) -> Decision:
     if row is None:
         return Decision(False, "unknown_key")
     request = read_request(call.query, call.body)
-    decision = Decision(False, "bad_signature")
-    if _signature_valid(row, request):
+    if not _signature_valid(row, request):
+        decision = Decision(False, "bad_signature")
+        count_decision(row.id, decision.reason, call.client_ip)
+    else:
         decision = _checked(row, request, call)
-    count_decision(row.id, decision.reason, call.client_ip)
     log.info("authorize %s %s key=%s ip=%s -> %s", decision.decision_id, call.path, row.public_id, call.client_ip,
              decision.reason)
     return decision
@@ -141,9 +149,21 @@ def _checked(row, request, call: AuthorizeCall) -> Decision:
 
     now_ms = int(time.time() * 1000)
     if not on_time(request, now_ms):
+        count_decision(row.id, "stale_timestamp", call.client_ip)
         return refuse("stale_timestamp")
-    if not first_use(replay_digest(row.public_id, request), request.recv_window + 1000):
+    # The checks after the replay guard read only the row: decide them first, then register the use (and
+    # its count) in one step; a replay overrides whatever they found, as if it had been checked first.
+    decision = _standing(row, call, refuse)
+    if not register_use(replay_digest(row.public_id, request), request.recv_window + 1000, row.id, decision.reason,
+                        call.client_ip):
         return refuse("replayed")
+    return decision
+
+
+def _standing(row, call: AuthorizeCall, refuse) -> Decision:
+    """Key status and expiry, institution status, rules agreement, IP allow-list, scope: in this order."""
+    institution = {"id": row.institution_id, "name": row.legal_name}
+    key = {"id": row.public_id, "scopes": list(row.scopes or [])}
     if row.status == REVOKED:
         return refuse("key_revoked")
     if row.status not in (ACTIVE, FROZEN) or (row.expires_at is not None and row.expires_at <= utcnow()):
@@ -153,21 +173,20 @@ def _checked(row, request, call: AuthorizeCall) -> Decision:
     if row.institution_status != INSTITUTION_ACTIVE:
         return refuse("institution_frozen" if row.institution_status == INSTITUTION_FROZEN
                       else "institution_restricted")
-    if not has_agreed_to_current(row.institution_id, API_USAGE):
+    if not row.rules_agreed:
         return refuse("rules_not_agreed")
-    grant = _grant_row(row.institution_id)
-    if grant is None:
+    if row.grant_id is None:
         return refuse("scope_not_granted")
     # A key with an allow-list is used only from addresses in it AND in the institution's current grant
     # (a narrowed grant applies at once); a read-only key without one is usable from anywhere.
     if row.ip_allowlist and not (address_allowed(call.client_ip, row.ip_allowlist)
-                                 and address_allowed(call.client_ip, grant.ip_allowlist or [])):
+                                 and address_allowed(call.client_ip, row.grant_ips or [])):
         return refuse("ip_not_allowed")
     scope = call.scope or required_scope(call.method, call.path)
     # Both the key's scopes and the institution's current grant: a narrowed grant applies at once.
-    if scope is None or scope not in (row.scopes or []) or scope not in (grant.scopes or []):
+    if scope is None or scope not in (row.scopes or []) or scope not in (row.grant_scopes or []):
         return refuse("scope_not_granted")
-    tier = RATE_TIERS.get(grant.rate_tier)
+    tier = RATE_TIERS.get(row.rate_tier)
     rate = {"code": tier.code, "requests_per_second": tier.requests_per_second,
             "orders_per_second": tier.orders_per_second} if tier else None
     return Decision(True, "ok", institution=institution, key=key, rate_tier=rate)

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from ..db import db
 from ..jobs import shared_redis
 from .models import ApiKey, KeyUsage
+from .replay import REDIS_PREFIX, first_use
 
 COUNTS = "onboarding:key-usage:counts"
 LAST = "onboarding:key-usage:last"
@@ -38,6 +39,39 @@ def count_decision(key_id: int, reason: str, client_ip: str) -> None:
     with _lock:
         _local_counts[(key_id, day, reason)] += 1
         _local_last[key_id] = (now, client_ip)
+
+
+# One round trip for what every signed request needs from Redis: the replay guard (SET NX with the
+# window as expiry) and the decision count, which becomes "replayed" when the signature was seen before.
+_REGISTER = """
+local first = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])
+local reason = ARGV[3]
+if not first then reason = 'replayed' end
+redis.call('HINCRBY', KEYS[2], ARGV[2] .. '|' .. ARGV[4] .. '|' .. reason, 1)
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[5] .. '|' .. ARGV[6])
+if first then return 1 end
+return 0
+"""
+
+
+def register_use(digest: str, ttl_ms: int, key_id: int, reason: str, client_ip: str) -> bool:
+    """Record a signed request whose decision would be `reason` unless it is a replay. Returns True the first
+    time the signature is seen; a replay is counted as "replayed"."""
+    connection = shared_redis()
+    if connection is None:
+        first = first_use(digest, ttl_ms)
+        count_decision(key_id, reason if first else "replayed", client_ip)
+        return first
+    script = _scripts.get(id(connection))
+    if script is None:
+        script = _scripts[id(connection)] = connection.register_script(_REGISTER)
+    now = time.time()
+    day = datetime.fromtimestamp(now, UTC).date().isoformat()
+    return bool(script(keys=[REDIS_PREFIX + digest, COUNTS, LAST],
+                       args=[max(ttl_ms, 1), key_id, reason, day, now, client_ip]))
+
+
+_scripts: dict[int, object] = {}
 
 
 def local_flush_due() -> bool:
