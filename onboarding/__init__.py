@@ -36,6 +36,7 @@ from .documents import models as _documents  # noqa: F401
 from .documents.completeness import register_document_rules
 from .documents.routes import bp as documents_bp
 from .enforcement import models as _enforcement  # noqa: F401
+from .enforcement.routes import bp as enforcement_bp
 from .errors import register_error_handlers as _register_error_handlers
 from .extensions import csrf, login_manager, migrate
 from .health import bp as health_bp
@@ -108,7 +109,7 @@ def register_part_rules() -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, keys_bp, dashboard_bp, audit_bp, health_bp, api_bp):
+                      letters_bp, keys_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

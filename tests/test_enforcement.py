@@ -15,10 +15,12 @@ from sqlalchemy import func, select
 
 from onboarding.agreements.models import RISK_CONTROL, Agreement
 from onboarding.agreements.operations import current_rules
+from onboarding.applications.operations import start_application
 from onboarding.db import db
 from onboarding.enforcement import decisions
 from onboarding.enforcement.intake import Report, ReportRefused, report_violation
 from onboarding.enforcement.models import Investigation, Violation
+from onboarding.errors import OperationRefused
 from onboarding.institutions.models import Institution
 from onboarding.keys.models import ApiKey
 from onboarding.notifications.models import EmailMessage
@@ -293,3 +295,13 @@ def test_two_concurrent_calls_with_one_reference_record_one_report(app, make_app
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Violation)) == 1
     assert db.session.scalar(select(func.count()).select_from(Investigation)) == 1
+
+
+def test_a_restricted_institution_cannot_apply_again(app):
+    user = granted_institution()
+    _, recorded = frozen_case(user)
+    cora = officer()
+    decisions.restrict(claimed(recorded.investigation, cora), "Malicious arbitrage.", cora)
+    db.session.commit()
+    with pytest.raises(OperationRefused, match="permanently restricted"):
+        start_application(user)

@@ -17,6 +17,7 @@ from ..agreements.operations import current_rules, record_agreement
 from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
+from ..institutions.models import RESTRICTED
 from .models import CLOSED_STATES, PERSON, REJECTED, Application, OwnershipLink, Party
 from .ownership import Link, find_loop
 from .queries import latest_application, open_application
@@ -56,7 +57,10 @@ def _mark_saved(application: Application, step: str, complete: bool) -> None:
 
 
 def start_application(user: User) -> Application:
-    """A new draft for the user's institution; refused while one is open or during the cool-off."""
+    """A new draft for the user's institution; refused while one is open, during the cool-off, and for
+    good once the institution is permanently restricted."""
+    if user.institution.status == RESTRICTED:
+        raise OperationRefused("Your institution's API access is permanently restricted: it cannot apply again.")
     if open_application(user.institution_id) is not None:
         raise OperationRefused("Your institution already has an open application.")
     previous = latest_application(user.institution_id)
