@@ -18,6 +18,7 @@ from ..errors import OperationRefused
 from ..institutions.access import SCOPES
 from ..institutions.models import Institution
 from ..institutions.queries import current_grant
+from ..jobs import shared_redis
 from ..keys.authorize import AuthorizeCall, decide
 from ..keys.models import ApiKey
 from ..keys.usage import flush_usage, local_flush_due
@@ -96,10 +97,14 @@ def authorize():
     except RedisError:
         current_app.logger.exception("authorize: Redis unavailable")
         return json_error(503, "replay_guard_unavailable", "The replay guard (Redis) is unreachable: refused.")
-    db.session.commit()  # the replay guard's row when there is no Redis; nothing otherwise
-    if local_flush_due():
-        flush_usage()
+    if shared_redis() is None:
+        # Without Redis the replay guard is a row in this transaction, and the counts live in this process.
         db.session.commit()
+        if local_flush_due():
+            flush_usage()
+            db.session.commit()
+    else:
+        db.session.rollback()  # only reads were made: end the transaction without a commit
     return jsonify(decision.as_json())
 
 
