@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..db import utcnow
-from ..forms import choices
+from ..forms import RulesAgreementForm, choices
 from .models import CATEGORIES, IMPACTS
 
 # The years a surveillance time may fall in, as the violations API accepts them.
@@ -64,23 +64,11 @@ class ViolationForm(FlaskForm):
             raise ValidationError("Give the report a reference.")
 
 
-class ReinstatementForm(FlaskForm):
-    rules_version_id = HiddenField()
-    rules_sha256 = HiddenField()
-    # In the order the page shows them, which is also the order of the error summary.
+class ReinstatementForm(RulesAgreementForm):
+    rules_name = "the risk-control rules"
+    # Redeclared in the order the page shows them, which is also the order of the error summary (the
+    # validators come from RulesAgreementForm).
     agree = BooleanField("I have read the risk-control rules above and agree to them on behalf of the institution")
     signer_name = StringField("Your full name", validators=[Length(max=200)])
     signer_title = StringField("Your title or position", validators=[Length(max=200)])
     submit = SubmitField("Agree and restore access")
-
-    def validate_signer_name(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your full name.")
-
-    def validate_signer_title(self, field):
-        if not (field.data or "").strip():
-            raise ValidationError("Enter your title or position.")
-
-    def validate_agree(self, field):
-        if not field.data:
-            raise ValidationError("Tick the box to agree to the risk-control rules.")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..agreements.models import API_USAGE
 from ..agreements.operations import current_rules, has_agreed_to_current, record_agreement
+from ..applications.pages import show_refusal
 from ..db import db
 from ..errors import OperationRefused
 from ..forms import choices
@@ -78,7 +79,7 @@ def create():
                             public_key=form.public_key.data, user_id=current_user.id)
     except OperationRefused as error:
         db.session.rollback()
-        _refusal_on(form, error)
+        show_refusal(error, form)
         return _show(_institution(), key_form=form, status=422)
     db.session.commit()
     return _issued(issued)
@@ -156,18 +157,11 @@ def ask_allowlist_change():
                                  user_id=current_user.id)
     except OperationRefused as error:
         db.session.rollback()
-        _refusal_on(form, error)
+        show_refusal(error, form)
         return _show(_institution(), change_form=form, status=422)
     db.session.commit()
     flash("Your request is with our team; you will be told by e-mail when it is decided.", "success")
     return redirect(url_for("keys.index") + "#granted")
-
-
-def _refusal_on(form, error: OperationRefused) -> None:
-    if error.field and hasattr(form, error.field):
-        form[error.field].errors = [*form[error.field].errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _issued(issued, rotated=None):
