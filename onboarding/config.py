@@ -115,6 +115,10 @@ def from_environment(env: str) -> dict[str, Any]:
         "API_KEY_HEADER": os.environ.get("API_KEY_HEADER", "X-MEXC-APIKEY").strip() or "X-MEXC-APIKEY",
         # Method + path → scope for the authorize API; unset means the built-in table (keys.authorize).
         "AUTHORIZE_SCOPE_RULES": _scope_rules(os.environ.get("AUTHORIZE_SCOPE_RULES", "")),
+        # How long a process may reuse a key's row for authorize decisions (checked against Redis on every
+        # request, so changes apply at once; this only bounds a copy a crashed writer failed to invalidate).
+        # 0 reads the database on every request.
+        "AUTHORIZE_COPY_SECONDS": _int("AUTHORIZE_COPY_SECONDS", 30),
         "HIGH_RISK_JURISDICTIONS": [
             code.strip().upper() for code in os.environ.get(
                 "HIGH_RISK_JURISDICTIONS", "KP,IR,MM,SY,CU,RU,BY,VE,AF,YE,SS,LY,SO,HT,ML,NI"

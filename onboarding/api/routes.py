@@ -19,10 +19,10 @@ from ..institutions.access import SCOPES
 from ..institutions.models import Institution
 from ..institutions.queries import current_grant
 from ..jobs import shared_redis
-from ..keys.authorize import AuthorizeCall, decide
+from ..keys.authorize import AuthorizeCall, CopiesOutdated, decide
 from ..keys.models import ApiKey
 from ..keys.usage import flush_usage, local_flush_due
-from .auth import service_token_required
+from .auth import check_service_token, service_token_required
 from .errors import json_error
 from .openapi import openapi_document
 
@@ -84,7 +84,7 @@ def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict
 
 
 @bp.post("/authorize")
-@service_token_required("authorize")
+@service_token_required("authorize", from_copy=True)
 def authorize():
     payload, error = _json_body()
     if error is not None:
@@ -93,7 +93,13 @@ def authorize():
     if call is None:
         return json_error(422, "invalid_call", "The authorize call is missing or has malformed fields.", problems)
     try:
-        decision = decide(call)
+        try:
+            decision = decide(call, generation=g.token_generation)
+        except CopiesOutdated:  # something changed since the token was copied: everything afresh
+            refused = check_service_token("authorize")
+            if refused is not None:
+                return refused
+            decision = decide(call)
     except RedisError:
         current_app.logger.exception("authorize: Redis unavailable")
         return json_error(503, "replay_guard_unavailable", "The replay guard (Redis) is unreachable: refused.")

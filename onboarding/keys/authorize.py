@@ -4,9 +4,11 @@ Checks run in an order that never tells an unsigned caller anything about a key 
 exists: format and checksum, key exists, signature, timestamp window, replay, key status and expiry,
 institution status, current rules agreement, IP allow-list, scope. The answer carries ONE stable reason.
 
-Key material (the opened HMAC secret, the Ed25519 public key) is cached per process; the status of the
-key and of its institution is read from the database on every call, so a revocation or a freeze made
-through any process refuses the very next request on every process."""
+Key material (the opened HMAC secret, the Ed25519 public key) is cached per process. The key's row with its
+institution's status, grant and rules agreement is read in one statement, and kept as a copy that is only
+used while Redis's shared generation is the one it was read under (keys.freshness): the replay guard's round
+trip checks it, so a revocation or a freeze committed through any process refuses the very next request on
+every process, while a steady stream of requests costs no database statement."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, bindparam, select
 
-from ..agreements.models import API_USAGE
+from ..agreements.models import API_USAGE, Agreement, RuleVersion
 from ..agreements.queries import agreed_to_current
 from ..db import db, utcnow
 from ..institutions.access import RATE_TIERS
@@ -29,10 +31,11 @@ from ..institutions.models import FROZEN as INSTITUTION_FROZEN
 from ..institutions.models import AccessGrant, Institution
 from ..ipaddresses import address_allowed
 from .credentials import ed25519_valid, open_secret
+from .freshness import copied, current_generation, forget_copy, keep_copy, watch
 from .models import ACTIVE, ED25519, FROZEN, REVOKED, ApiKey
 from .signing import ed25519_signature, hmac_valid, on_time, read_request, replay_digest
 from .tokens import API_KEY_PREFIX, token_hash, well_formed
-from .usage import count_decision, register_use
+from .usage import REPLAYED, STALE, count_decision, register_use
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +110,16 @@ _DECISION_ROW = (
     .where(ApiKey.key_hash == bindparam("key_hash"))
     .limit(1)
 )
+# What that row is made of: a committed change to any of these replaces the shared generation, which makes
+# every process's copies stale (keys.freshness). Last-used times do not change a decision.
+for _model, _ignoring in ((ApiKey, ("last_used_at",)), (Institution, ()), (AccessGrant, ()), (RuleVersion, ()),
+                          (Agreement, ())):
+    watch(_model, ignoring=_ignoring)
 
 
-def _key_row(api_key: str):
+def _key_row(key_hash: str):
     # Core on the session's connection: the same transaction, without the ORM's per-statement bookkeeping.
-    return db.session.connection().execute(_DECISION_ROW, {"key_hash": token_hash(api_key)}).first()
+    return db.session.connection().execute(_DECISION_ROW, {"key_hash": key_hash}).first()
 
 
 def _signature_valid(row, request) -> bool:
@@ -121,26 +129,73 @@ def _signature_valid(row, request) -> bool:
     return hmac_valid(open_secret(row.secret_sealed, row.public_id), request)
 
 
-def decide(call: AuthorizeCall) -> Decision:
+class CopiesOutdated(Exception):
+    """The caller's copies (read under the generation it passed to `decide`) are no longer current: it
+    reads them afresh and asks again without a generation."""
+
+
+def decide(call: AuthorizeCall, *, generation: str | None = None) -> Decision:
+    """The decision for one signed request. `generation` is the one the caller's own copies (the gateway's
+    service token) were read under: the key's copy is used only when it matches, the answer is given only
+    when the generation is still current (one check in Redis vouches for both), else CopiesOutdated."""
     api_key = (call.api_key or "").strip()
     if not well_formed(api_key, API_KEY_PREFIX):
-        return Decision(False, "malformed_key")
-    row = _key_row(api_key)
+        return _confirmed(generation, Decision(False, "malformed_key"))
+    key_hash = token_hash(api_key)
+    copy = copied(COPY_KIND, key_hash)
+    if copy is not None and (generation is None or copy[0] == generation):
+        decision, checked = _decided(call, copy[1], copy[0])
+        if decision is not None:
+            return decision if checked else _confirmed(generation, decision)
+        forget_copy(COPY_KIND, key_hash)  # the generation moved on
+        if generation is not None:
+            raise CopiesOutdated
+    read_under = generation or current_generation()
+    row = _key_row(key_hash)
     if row is None:
-        return Decision(False, "unknown_key")
-    request = read_request(call.query, call.body)
-    if not _signature_valid(row, request):
-        decision = Decision(False, "bad_signature")
-        count_decision(row.id, decision.reason, call.client_ip)
-    else:
-        decision = _checked(row, request, call)
-    log.info("authorize %s %s key=%s ip=%s -> %s", decision.decision_id, call.path, row.public_id, call.client_ip,
-             decision.reason)
+        return _confirmed(generation, Decision(False, "unknown_key"))
+    keep_copy(COPY_KIND, key_hash, read_under, row)
+    # Read from the database in this very call: as fresh as a read can be; only the caller's copies, if
+    # any, need the generation check.
+    decision, checked = _decided(call, row, generation)
+    if decision is None:
+        raise CopiesOutdated
+    return decision if checked else _confirmed(generation, decision)
+
+
+COPY_KIND = "authorize-key"
+
+
+def _confirmed(generation: str | None, decision: Decision) -> Decision:
+    """A refusal made without the replay guard's round trip, when the caller's copies still need checking."""
+    if generation is not None and current_generation() != generation:
+        raise CopiesOutdated
     return decision
 
 
-def _checked(row, request, call: AuthorizeCall) -> Decision:
-    """After a valid signature: the answer may say who the caller is."""
+def _decided(call: AuthorizeCall, row, copied_under: str | None) -> tuple[Decision | None, bool]:
+    """(decision, whether Redis checked `copied_under`); (None, True) when it was no longer current and
+    nothing was recorded."""
+    request = read_request(call.query, call.body)
+    checked = copied_under is None
+    if not _signature_valid(row, request):
+        # Key material never changes for a key, so a copy judges a signature as well as the database.
+        decision = Decision(False, "bad_signature")
+        count_decision(row.id, decision.reason, call.client_ip)
+    else:
+        decision, registered = _checked(row, request, call, copied_under)
+        checked = checked or registered
+        if decision is None:
+            return None, True
+    if log.isEnabledFor(logging.INFO):
+        log.info("authorize %s %s key=%s ip=%s -> %s", decision.decision_id, call.path, row.public_id,
+                 call.client_ip, decision.reason)
+    return decision, checked
+
+
+def _checked(row, request, call: AuthorizeCall, copied_under: str | None) -> tuple[Decision | None, bool]:
+    """After a valid signature: the answer may say who the caller is. The flag says whether the replay guard
+    ran (and with it the generation check)."""
     institution = {"id": row.institution_id, "name": row.legal_name}
     key = {"id": row.public_id, "scopes": list(row.scopes or [])}
 
@@ -150,14 +205,17 @@ def _checked(row, request, call: AuthorizeCall) -> Decision:
     now_ms = int(time.time() * 1000)
     if not on_time(request, now_ms):
         count_decision(row.id, "stale_timestamp", call.client_ip)
-        return refuse("stale_timestamp")
+        return refuse("stale_timestamp"), False
     # The checks after the replay guard read only the row: decide them first, then register the use (and
     # its count) in one step; a replay overrides whatever they found, as if it had been checked first.
     decision = _standing(row, call, refuse)
-    if not register_use(replay_digest(row.public_id, request), request.recv_window + 1000, row.id, decision.reason,
-                        call.client_ip):
-        return refuse("replayed")
-    return decision
+    use = register_use(replay_digest(row.public_id, request), request.recv_window + 1000, row.id, decision.reason,
+                       call.client_ip, copied_under=copied_under)
+    if use == STALE:
+        return None, True
+    if use == REPLAYED:
+        return refuse("replayed"), True
+    return decision, True
 
 
 def _standing(row, call: AuthorizeCall, refuse) -> Decision:

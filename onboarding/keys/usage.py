@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from ..db import db
 from ..jobs import shared_redis
+from .freshness import GENERATION_KEY, LEAVES_DECISIONS_UNCHANGED
 from .models import ApiKey, KeyUsage
 from .replay import REDIS_PREFIX, first_use
 
@@ -43,7 +44,10 @@ def count_decision(key_id: int, reason: str, client_ip: str) -> None:
 
 # One round trip for what every signed request needs from Redis: the replay guard (SET NX with the
 # window as expiry) and the decision count, which becomes "replayed" when the signature was seen before.
+# A decision made from a process's copy of the key's row first checks that the copy's generation is still
+# the shared one (keys.freshness); when it is not, nothing is registered and the caller reads the database.
 _REGISTER = """
+if ARGV[7] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[7] then return -1 end
 local first = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])
 local reason = ARGV[3]
 if not first then reason = 'replayed' end
@@ -52,23 +56,27 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[5] .. '|' .. ARGV[6])
 if first then return 1 end
 return 0
 """
+FIRST, REPLAYED, STALE = "first", "replayed", "stale"
 
 
-def register_use(digest: str, ttl_ms: int, key_id: int, reason: str, client_ip: str) -> bool:
-    """Record a signed request whose decision would be `reason` unless it is a replay. Returns True the first
-    time the signature is seen; a replay is counted as "replayed"."""
+def register_use(digest: str, ttl_ms: int, key_id: int, reason: str, client_ip: str, *,
+                 copied_under: str | None = None) -> str:
+    """Record a signed request whose decision would be `reason` unless it is a replay: FIRST the first time
+    the signature is seen, REPLAYED after (counted as "replayed"), or STALE (nothing recorded) when the
+    decision was made from a copy read under `copied_under` and the shared generation has moved on."""
     connection = shared_redis()
     if connection is None:
         first = first_use(digest, ttl_ms)
         count_decision(key_id, reason if first else "replayed", client_ip)
-        return first
+        return FIRST if first else REPLAYED
     script = _scripts.get(id(connection))
     if script is None:
         script = _scripts[id(connection)] = connection.register_script(_REGISTER)
     now = time.time()
     day = datetime.fromtimestamp(now, UTC).date().isoformat()
-    return bool(script(keys=[REDIS_PREFIX + digest, COUNTS, LAST],
-                       args=[max(ttl_ms, 1), key_id, reason, day, now, client_ip]))
+    answer = script(keys=[REDIS_PREFIX + digest, COUNTS, LAST, GENERATION_KEY],
+                    args=[max(ttl_ms, 1), key_id, reason, day, now, client_ip, copied_under or ""])
+    return {1: FIRST, 0: REPLAYED}.get(answer, STALE)
 
 
 _scripts: dict[int, object] = {}
@@ -133,6 +141,7 @@ def flush_usage() -> int:
         if key_id in known:
             moment = datetime.fromtimestamp(at, UTC)
             db.session.execute(update(ApiKey).where(ApiKey.id == key_id).where(
-                (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < moment)).values(last_used_at=moment))
+                (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < moment)).values(last_used_at=moment),
+                execution_options={LEAVES_DECISIONS_UNCHANGED: True})
     db.session.flush()
     return recorded
