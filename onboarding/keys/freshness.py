@@ -15,16 +15,20 @@ Without Redis there is nothing shared to check against, and nothing is copied.""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
 from typing import Any
 
 from flask import current_app, has_app_context
+from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from ..jobs import shared_redis
+
+log = logging.getLogger(__name__)
 
 GENERATION_KEY = "onboarding:decision-inputs:generation"
 # A bulk write that cannot change a decision (usage counters, last-used times) says so with this execution
@@ -82,10 +86,18 @@ def _forget_rolled_back(session: Session) -> None:
 
 
 def replace_generation() -> None:
-    connection = shared_redis()
-    if connection is not None:
-        connection.set(GENERATION_KEY, secrets.token_hex(8))
     _copies().clear()
+    connection = shared_redis()
+    if connection is None:
+        return
+    try:
+        connection.set(GENERATION_KEY, secrets.token_hex(8))
+    except RedisError:
+        # The change is committed; failing the request now would only hide that. While Redis is away every
+        # authorize call is refused anyway (no replay guard), and copies older than AUTHORIZE_COPY_SECONDS are
+        # never used: that bounds how long another process could answer from a copy once Redis is back.
+        log.error("could not replace the decision-inputs generation in Redis; other processes' copies expire "
+                  "within AUTHORIZE_COPY_SECONDS", exc_info=True)
 
 
 def current_generation() -> str | None:
