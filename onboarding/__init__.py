@@ -47,6 +47,7 @@ from .keys import models as _keys  # noqa: F401
 from .keys.routes import bp as keys_bp
 from .letters import models as _letters  # noqa: F401
 from .letters.routes import bp as letters_bp
+from .metrics import bp as metrics_bp
 from .notifications import models as _notifications  # noqa: F401
 from .paths import ROOT
 from .portal.routes import bp as portal_bp
@@ -109,7 +110,7 @@ def register_part_rules() -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, keys_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp):
+                      letters_bp, keys_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp, metrics_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

@@ -6,6 +6,7 @@ secret, so a forgotten variable fails loudly instead of running insecurely.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +39,16 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _networks(name: str, default: str) -> list[str]:
+    entries = [e.strip() for e in os.environ.get(name, default).split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {entry!r} is not an IP address or CIDR range") from exc
+    return entries
 
 
 def _scope_rules(text: str) -> list[tuple[str, str, str]] | None:
@@ -119,6 +130,8 @@ def from_environment(env: str) -> dict[str, Any]:
         # request, so changes apply at once; this only bounds a copy a crashed writer failed to invalidate).
         # 0 reads the database on every request.
         "AUTHORIZE_COPY_SECONDS": _int("AUTHORIZE_COPY_SECONDS", 30),
+        # Who may scrape /metrics without a service token (addresses or CIDR ranges, comma-separated).
+        "METRICS_ALLOWED_NETWORKS": _networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
         "HIGH_RISK_JURISDICTIONS": [
             code.strip().upper() for code in os.environ.get(
                 "HIGH_RISK_JURISDICTIONS", "KP,IR,MM,SY,CU,RU,BY,VE,AF,YE,SS,LY,SO,HT,ML,NI"

@@ -13,6 +13,7 @@ SERVICE_SCOPES = {
     "authorize": "Ask whether a signed trading request may pass (the gateway)",
     "violations:write": "Report violations (market surveillance)",
     "institutions:read": "Read an institution's status, keys and open cases",
+    "metrics:read": "Scrape /metrics (Prometheus)",
 }
 
 

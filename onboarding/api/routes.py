@@ -24,6 +24,7 @@ from ..keys.models import ApiKey
 from ..keys.usage import flush_usage, local_flush_due
 from .auth import check_service_token, service_token_required
 from .errors import json_error
+from .instruments import AUTHORIZE_DECISIONS, AUTHORIZE_SECONDS
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -84,6 +85,7 @@ def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict
 
 
 @bp.post("/authorize")
+@AUTHORIZE_SECONDS.time()
 @service_token_required("authorize", from_copy=True)
 def authorize():
     payload, error = _json_body()
@@ -111,6 +113,7 @@ def authorize():
             db.session.commit()
     else:
         db.session.rollback()  # only reads were made: end the transaction without a commit
+    AUTHORIZE_DECISIONS.labels(decision.reason).inc()
     return jsonify(decision.as_json())
 
 
