@@ -100,7 +100,7 @@ def parse_un(path: str | Path) -> Iterator[ParsedEntry]:
     _refuse_doctype(path)
     root_seen = False
     try:
-        context = ET.iterparse(path, events=("start", "end"))  # noqa: S314 (DOCTYPE refused above)
+        context = ET.iterparse(path, events=("start", "end"))  # noqa: S314  # nosec B314 (a DOCTYPE is refused above)
         for event, element in context:
             if event == "start":
                 if not root_seen:
