@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..accounts.models import User
-from ..agreements.models import Agreement
+from ..agreements.models import RULE_KINDS, Agreement
 from ..applications.changes import all_change_requests
 from ..applications.models import STATE_LABELS, Application
 from ..applications.queries import ownership_summary
@@ -22,7 +22,7 @@ from ..documents.requirements import ALL_KINDS
 from ..institutions.access import DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, RATE_TIERS, SCOPES, TRADE_SCOPES
 from ..institutions.models import Institution
 from ..letters.queries import letter_for
-from ..screening.models import LINK_SIGNALS, LinkSignal, ScreeningHit
+from ..screening.models import LINK_SIGNALS, PENDING, TRUE_MATCH, LinkSignal, ScreeningHit
 from . import operations as ops
 from . import permissions
 from .guards import SHOWN_ELSEWHERE
@@ -76,7 +76,9 @@ def render_case(application: Application, *, status: int = 200, posted: dict | N
         letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
         error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
         can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
-        state_labels=STATE_LABELS, blockers=blockers(application),
+        state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
+        risk_reasons=current_risk_reasons(application, hits),
+        true_matches=[h for h in hits if h.disposition == TRUE_MATCH],
     ), status
 
 
@@ -93,3 +95,23 @@ def blockers(application: Application) -> list[str]:
     actor = Actor(current_user._get_current_object())
     return [reason for guard in guards_for(application.state, action) if guard not in SHOWN_ELSEWHERE
             and (reason := guard(application, actor))]
+
+
+def current_risk_reasons(application: Application, hits: list[ScreeningHit]) -> list[dict]:
+    """The stored risk reasons, with the sanctions reason saying where its hits stand now: the score was
+    computed when the checks ran, but "to review" must not outlive the dispositions."""
+    reasons = []
+    for reason in application.risk_reasons or []:
+        if reason.get("code") == "sanctions_hit" and hits:
+            pending = sum(h.disposition == PENDING for h in hits)
+            confirmed = sum(h.disposition == TRUE_MATCH for h in hits)
+            names = ", ".join(sorted({h.subject_name for h in hits}))
+            if confirmed:
+                state = f"{confirmed} confirmed as a true match"
+            elif pending:
+                state = f"{pending} hit(s) to review"
+            else:
+                state = "all dispositioned as false positives"
+            reason = {**reason, "text": f"Possible sanctions match for {names} ({state})."}
+        reasons.append(reason)
+    return reasons

@@ -4,10 +4,11 @@ signals (confirm / dismiss) and the compliance sign-off that high-risk and linke
 from __future__ import annotations
 
 from ...accounts.models import User
-from ...applications.models import Application
+from ...applications.models import DOCUMENT_REVIEW, Application
 from ...audit.operations import record
 from ...db import db, utcnow
 from ...screening.models import CONFIRMED, DISMISSED, OPEN, PENDING, LinkSignal, ScreeningHit
+from ...screening.queries import true_match_count
 from ..permissions import COMPLIANCE, REVIEW_STATES, SCREENING_ROLES, can_decide_screening, can_sign_off
 from ..signoff import refresh_signoff_requirement
 from .common import ReviewRefused, require, require_assignee, required_text, touch
@@ -20,7 +21,10 @@ def _require_screening_reviewer(application: Application, user: User) -> None:
     if can_decide_screening(application, user):
         return
     require(user.has_any_role(SCREENING_ROLES), *SCREENING_ROLES)
-    require_assignee(application, user)  # a document reviewer, not on their own case: say whose it is
+    if application.state == DOCUMENT_REVIEW and application.assignee_id is None:
+        raise ReviewRefused("Claim this case before deciding on its screening results: during document review "
+                            "only the assigned document reviewer decides them.")
+    require_assignee(application, user)  # assigned to someone else: say whose it is
 
 
 def disposition_hit(application: Application, hit: ScreeningHit, disposition: str, reason: str | None,
@@ -69,6 +73,9 @@ def compliance_signoff(application: Application, note: str | None, user: User) -
         raise ReviewRefused("This case does not need a compliance sign-off.")
     if application.compliance_signoff_at is not None:
         raise ReviewRefused("This case is already signed off.")
+    if true_match_count(application):
+        raise ReviewRefused("A sanctions match on this case is confirmed as a true match: it can only be rejected, "
+                            "not signed off.")
     note = required_text(note, "the basis of your sign-off", field="note")
     application.compliance_signoff_by_id, application.compliance_signoff_at = user.id, utcnow()
     application.compliance_signoff_note = note

@@ -1,0 +1,137 @@
+"""Issue 12, the reviewer's and compliance officer's daily work: what the case page says and offers
+after a true sanctions match, who may disposition a hit, linked-applicant signals decided per
+institution, the labels and dates staff read, and what the timeline and audit pages show."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from onboarding.applications.models import Application
+from onboarding.db import db
+from onboarding.errors import OperationRefused
+from onboarding.review import operations as review
+from onboarding.screening.models import ScreeningHit
+
+from . import factories
+from .factories import complete_application, make_applicant, review_team, submit
+from .test_review_pages import post_case, sign_in
+
+
+def submitted(listed_director: bool = False) -> Application:
+    user = make_applicant()
+    application = complete_application(user)
+    if listed_director:
+        factories.add_listed_director(application, user)
+        db.session.commit()
+    submit(application, user)
+    return db.session.get(Application, application.id)
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def case_text(client, application_id: int) -> str:
+    response = client.get(f"/staff/applications/{application_id}")
+    assert response.status_code == 200
+    return text_of(response)
+
+
+def refused(operation, *args, **kwargs) -> str:
+    with pytest.raises(OperationRefused) as caught:
+        operation(*args, **kwargs)
+    db.session.rollback()
+    return caught.value.message
+
+
+def hits_of(application: Application) -> list[ScreeningHit]:
+    return db.session.scalars(select(ScreeningHit).where(
+        ScreeningHit.institution_id == application.institution_id)).all()
+
+
+# --- agreements --------------------------------------------------------------------------------------
+
+def test_the_case_page_names_the_api_usage_agreement(app, client):
+    review_team()
+    application = submitted()
+    sign_in(client, "dana@exchange.example")
+    page = case_text(client, application.id)
+    agreements = page.split('id="agreements"', 1)[1].split("</section>", 1)[0]
+    assert "API usage rules version" in agreements
+    assert "Risk-control rules" not in agreements
+
+
+# --- a true sanctions match ----------------------------------------------------------------------------
+
+def test_a_hit_is_not_dispositioned_on_an_unclaimed_case(app):
+    team = review_team()
+    application = submitted(listed_director=True)
+    hit = hits_of(application)[0]
+    for who in ("compliance", "documents"):
+        message = refused(review.disposition_hit, application, hit, "false_positive", "Different birth date.",
+                          team[who])
+        assert "Claim this case" in message
+    assert db.session.get(ScreeningHit, hit.id).disposition == "pending"
+
+
+def test_compliance_can_reject_after_a_true_match_and_is_not_offered_a_signoff(app, client):
+    team = review_team()
+    application = submitted(listed_director=True)
+    reviewer = team["documents"]
+    review.claim(application, reviewer)
+    for hit in hits_of(application):
+        review.disposition_hit(application, hit, "true_match", "Same name, birth date and nationality.", reviewer)
+    application.needs_compliance_signoff = True
+    db.session.commit()
+
+    sign_in(client, "casey@exchange.example")
+    page = case_text(client, application.id)
+    assert "can only be rejected" in page
+    assert ">Sign off</button>" not in page
+    assert "hit(s) to review" not in page and "confirmed as a true match" in page
+    assert "Reject the application" in page
+    response = post_case(client, application.id, "reject", {"category": "compliance",
+                                                            "note": "SDN true match on a director."})
+    assert response.status_code == 303, text_of(response)[:2000]
+    application = db.session.get(Application, application.id)
+    assert application.state == "rejected" and application.decision_category == "compliance"
+
+
+def test_compliance_cannot_reject_a_case_without_a_true_match(app, client):
+    team = review_team()
+    application = submitted()
+    review.claim(application, team["documents"])
+    db.session.commit()
+    sign_in(client, "casey@exchange.example")
+    response = post_case(client, application.id, "reject", {"category": "compliance", "note": "Not for us."})
+    assert response.status_code == 422
+    assert "Only the assignee" in text_of(response)
+    assert db.session.get(Application, application.id).state == "document_review"
+
+
+def test_a_signoff_is_refused_after_a_true_match(app):
+    team = review_team()
+    application = submitted(listed_director=True)
+    review.claim(application, team["documents"])
+    for hit in hits_of(application):
+        review.disposition_hit(application, hit, "true_match", "Same person.", team["documents"])
+    application.needs_compliance_signoff = True
+    db.session.commit()
+    assert "can only be rejected" in refused(review.compliance_signoff, application, "Fine.", team["compliance"])
+
+
+def test_the_risk_reasons_say_when_the_hits_are_dispositioned(app, client):
+    team = review_team()
+    application = submitted(listed_director=True)
+    sign_in(client, "dana@exchange.example")
+    assert "hit(s) to review" in case_text(client, application.id)
+    review.claim(application, team["documents"])
+    for hit in hits_of(application):
+        review.disposition_hit(application, hit, "false_positive", "Different nationality.", team["documents"])
+    db.session.commit()
+    page = case_text(client, application.id)
+    assert "hit(s) to review" not in page and "all dispositioned as false positives" in page
