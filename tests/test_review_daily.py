@@ -10,11 +10,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from onboarding.accounts.models import User
 from onboarding.applications.models import Application
 from onboarding.db import db
 from onboarding.errors import OperationRefused
 from onboarding.review import operations as review
-from onboarding.screening.models import ScreeningHit
+from onboarding.screening.models import LinkSignal, ScreeningHit
 
 from . import factories
 from .factories import complete_application, make_applicant, review_team, submit
@@ -135,3 +136,97 @@ def test_the_risk_reasons_say_when_the_hits_are_dispositioned(app, client):
     db.session.commit()
     page = case_text(client, application.id)
     assert "hit(s) to review" not in page and "all dispositioned as false positives" in page
+
+
+# --- linked-applicant signals ---------------------------------------------------------------------------
+
+def linked_case():
+    """A case whose institution shares company, people, files and addresses with two earlier applicants."""
+    for email, name in (("ops@first.example", "First Copy Ltd"), ("ops@second.example", "Second Copy Ltd")):
+        submit(complete_application(make_applicant(email, name)), db.session.get(User, find_user(email)))
+    return submitted()
+
+
+def find_user(email: str) -> int:
+    return db.session.scalar(select(User.id).where(User.email == email))
+
+
+def signals_of(application: Application) -> list[LinkSignal]:
+    return db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)
+                              .order_by(LinkSignal.id)).all()
+
+
+def test_signals_are_decided_per_institution_with_one_reason(app, client):
+    team = review_team()
+    application = linked_case()
+    signals = signals_of(application)
+    others = sorted({s.other_institution_id for s in signals})
+    assert len(others) == 2 and len(signals) > 4
+    first = others[0]
+    review.claim(application, team["documents"])
+    db.session.commit()
+    sign_in(client, "dana@exchange.example")
+    page = case_text(client, application.id)
+    assert page.count("Record decision</button>") == 2, "one form per other institution"
+    assert f'id="linked-{first}"' in page
+
+    # A decision without a reason is refused at the group's form, and nothing is saved.
+    refused_page = post_case(client, application.id, f"linked/{first}/review", {"status": "dismissed", "note": " "})
+    assert refused_page.status_code == 422
+    assert 'id="form-linked-' + str(first) + '"' in refused_page.get_data(as_text=True)
+    assert "Give the reason for your decision" in text_of(refused_page)
+    assert all(s.status == "open" for s in signals_of(application))
+
+    response = post_case(client, application.id, f"linked/{first}/review",
+                         {"status": "dismissed", "note": "A shared accountant; different owners."})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"#linked-{first}"), "the page stays at the group"
+    decided = {s.other_institution_id: s for s in signals_of(application) if s.status != "open"}
+    after = signals_of(application)
+    assert all(s.status == "dismissed" and s.review_note == "A shared accountant; different owners."
+               for s in after if s.other_institution_id == first)
+    assert all(s.status == "open" for s in after if s.other_institution_id != first)
+    assert set(decided) == {first}
+    page = case_text(client, application.id)
+    assert page.count("Record decision</button>") == 1
+
+
+def test_a_shared_loopback_or_private_address_is_not_a_signal_unless_configured(app):
+    from flask import current_app
+
+    from onboarding.agreements.models import Agreement
+    from onboarding.institutions.models import Institution
+    from onboarding.screening.linked import detect_links
+
+    first = submitted_for_ip("ops@first.example", "First Desk Ltd")
+    second = submitted_for_ip("ops@second.example", "Second Desk Ltd")
+    for application, address in ((first, "127.0.0.1"), (second, "127.0.0.1")):
+        db.session.get(Institution, application.institution_id).signup_ip = address
+        for agreement in db.session.scalars(select(Agreement).where(
+                Agreement.institution_id == application.institution_id)):
+            agreement.ip = "192.168.1.20"
+    for signal in signals_of(second):  # found at submission, from the public test address
+        db.session.delete(signal)
+    db.session.commit()
+    assert not [s for s in detect_links(second) if s.signal == "ip_address"]
+    current_app.config["LINKED_PRIVATE_IP_SIGNALS"] = True
+    try:
+        found = [s for s in detect_links(second) if s.signal == "ip_address"]
+    finally:
+        current_app.config["LINKED_PRIVATE_IP_SIGNALS"] = False
+    assert {s.evidence["ip"] for s in found} == {"127.0.0.1", "192.168.1.20"}
+
+
+def submitted_for_ip(email: str, legal_name: str) -> Application:
+    from onboarding.applications import operations as app_ops
+
+    from .factories import COMPANY_DATA
+
+    user = make_applicant(email, legal_name)
+    application = complete_application(user)
+    app_ops.save_company(application, {**COMPANY_DATA, "legal_name": legal_name,
+                                       "registration_number": legal_name[:5], "lei": None, "website": None},
+                         complete=True)
+    db.session.commit()
+    submit(application, user)
+    return db.session.get(Application, application.id)

@@ -3,6 +3,9 @@ reviewer's input, after a refused decision."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from flask import render_template
 from flask_login import current_user
 from sqlalchemy import select
@@ -70,13 +73,13 @@ def render_case(application: Application, *, status: int = 200, posted: dict | N
         application_results=application_results, hits=hits, signals=signals, events=events, notes=notes,
         agreements=agreements, people=people, summary=summary, tree=ownership_tree(application, summary),
         names={p.id: p.name for p in application.parties}, kinds=ALL_KINDS, link_labels=LINK_SIGNALS,
-        institutions=institutions, progress=progress_of(application), country_name=country_name,
+        institutions=institutions, signal_groups=group_signals(signals, institutions), progress=progress_of(application), country_name=country_name,
         actions=allowed_actions(application), change_requests=all_change_requests(application),
         qualification=latest_qualification(application), assignees=ops.eligible_assignees(application),
         letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
         error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
         can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
-        state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
+        evidence_items=evidence_items, state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
         risk_reasons=current_risk_reasons(application, hits),
         true_matches=[h for h in hits if h.disposition == TRUE_MATCH],
     ), status
@@ -115,3 +118,61 @@ def current_risk_reasons(application: Application, hits: list[ScreeningHit]) -> 
             reason = {**reason, "text": f"Possible sanctions match for {names} ({state})."}
         reasons.append(reason)
     return reasons
+
+
+@dataclass
+class SignalGroup:
+    """The signals linking the case to one other institution: one question (is it the same firm?),
+    decided once."""
+    institution_id: int
+    institution: Institution | None
+    signals: list[LinkSignal]
+
+    @property
+    def open(self) -> list[LinkSignal]:
+        return [s for s in self.signals if s.status == "open"]
+
+
+def group_signals(signals: list[LinkSignal], institutions: dict[int, Institution]) -> list[SignalGroup]:
+    """Groups with open signals first, then by the other institution's name."""
+    groups: dict[int, SignalGroup] = {}
+    for signal in signals:
+        groups.setdefault(signal.other_institution_id, SignalGroup(
+            signal.other_institution_id, institutions.get(signal.other_institution_id), [])).signals.append(signal)
+    return sorted(groups.values(), key=lambda g: (not g.open, g.institution.legal_name if g.institution else "",
+                                                  g.institution_id))
+
+
+EVIDENCE_LABELS = {
+    "registration_number": "Registration number", "jurisdiction": "Jurisdiction",
+    "other_application": "Their application", "name": "Name here", "other_name": "Name there",
+    "date_of_birth": "Date of birth", "roles_here": "Roles here", "roles_there": "Roles there",
+    "sha256": "File SHA-256", "filename": "File", "domain": "E-mail domain", "ip": "IP address",
+    "here": "Here", "there": "There",
+}
+# For a shared address, "here" and "there" are when it was used.
+TIME_LABELS = {"here": "Used here", "there": "Used there"}
+
+
+def evidence_items(signal: LinkSignal) -> list[tuple[str, str]]:
+    """A signal's evidence as a reviewer reads it: labelled, dates and times written as on every page."""
+    items = []
+    for key, value in sorted((signal.evidence or {}).items()):
+        if key == "other_institution_restricted":
+            continue
+        label = EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize())
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "–"
+        elif isinstance(value, str) and signal.signal == "ip_address" and key in TIME_LABELS:
+            label = TIME_LABELS[key]
+            try:
+                value = datetime.fromisoformat(value).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+            except ValueError:
+                pass
+        elif isinstance(value, str) and key == "date_of_birth":
+            try:
+                value = date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+            except ValueError:
+                pass
+        items.append((label, str(value)))
+    return items

@@ -175,6 +175,18 @@ def signal_review(application_id: int, signal_id: int):
     return _act(application_id, f"signal-{signal_id}", run, anchor="links")
 
 
+@bp.post("/linked/<int(max=2147483647):institution_id>/review")
+@roles_required()
+def signals_review(application_id: int, institution_id: int):
+    def run(application):
+        signals = ops.review_signals_with(application, institution_id, request.form.get("status", ""),
+                                          request.form.get("note"), current_user)
+        decided = "confirmed" if signals[0].status == "confirmed" else "dismissed"
+        return f"{len(signals)} signal{'s' if len(signals) != 1 else ''} {decided}."
+    # Back to the group just decided, not to the top of a long page.
+    return _act(application_id, f"linked-{institution_id}", run, anchor=f"linked-{institution_id}")
+
+
 @bp.post("/notes")
 @roles_required()
 def add_note(application_id: int):

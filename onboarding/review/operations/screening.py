@@ -3,6 +3,8 @@ signals (confirm / dismiss) and the compliance sign-off that high-risk and linke
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ...accounts.models import User
 from ...applications.models import DOCUMENT_REVIEW, Application
 from ...audit.operations import record
@@ -63,6 +65,31 @@ def review_signal(application: Application, signal: LinkSignal, status: str, not
     record("linked.signal_reviewed", "application", application.id, {
         "signal_id": signal.id, "signal": signal.signal, "other_institution_id": signal.other_institution_id,
         "status": status, "note": note})
+
+
+def review_signals_with(application: Application, other_institution_id: int, status: str, note: str | None,
+                        user: User) -> list[LinkSignal]:
+    """One decision, with one reason, on every open signal linking the case to one other institution:
+    the signals are evidence of a single question (is this the same firm?), so they are answered together."""
+    _require_screening_reviewer(application, user)
+    if status not in SIGNAL_DECISIONS:
+        raise ReviewRefused("Choose confirm or dismiss.", field="status")
+    note = required_text(note, "the reason for your decision", field="note")
+    signals = db.session.scalars(select(LinkSignal).where(
+        LinkSignal.application_id == application.id, LinkSignal.other_institution_id == other_institution_id,
+        LinkSignal.status == OPEN).order_by(LinkSignal.id)).all()
+    if not signals:
+        raise ReviewRefused("The signals for this institution were already decided (or it has none on this case).")
+    now = utcnow()
+    for signal in signals:
+        signal.status, signal.review_note = status, note
+        signal.reviewed_by_id, signal.reviewed_at = user.id, now
+    refresh_signoff_requirement(application)
+    touch(application)
+    record("linked.signals_reviewed", "application", application.id, {
+        "signal_ids": [s.id for s in signals], "signals": sorted({s.signal for s in signals}),
+        "other_institution_id": other_institution_id, "status": status, "note": note})
+    return signals
 
 
 def compliance_signoff(application: Application, note: str | None, user: User) -> None:
