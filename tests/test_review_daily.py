@@ -5,7 +5,6 @@ institution, the labels and dates staff read, and what the timeline and audit pa
 from __future__ import annotations
 
 import html
-import re
 
 import pytest
 from sqlalchemy import select
@@ -230,3 +229,28 @@ def submitted_for_ip(email: str, legal_name: str) -> Application:
     db.session.commit()
     submit(application, user)
     return db.session.get(Application, application.id)
+
+
+# --- speed of the long case page -------------------------------------------------------------------------
+
+def test_a_preview_is_rendered_once_not_on_every_reload_of_the_case(app, client, monkeypatch):
+    """Each decision reloads the case page and its previews; rendering 15 PDF pages again every time
+    held up the decisions posted meanwhile."""
+    from onboarding.documents.models import Document
+    from onboarding.review import decision_routes
+    from onboarding.review.preview_cache import forget_previews
+
+    forget_previews()
+    renders = []
+    real = decision_routes.render_preview
+    monkeypatch.setattr(decision_routes, "render_preview", lambda *a: renders.append(a) or real(*a))
+    review_team()
+    application = submitted()
+    document = db.session.scalars(select(Document).where(Document.application_id == application.id)).first()
+    sign_in(client, "dana@exchange.example")
+    url = f"/staff/applications/{application.id}/documents/{document.id}/preview.png"
+    first, second = client.get(url), client.get(url)
+    assert first.status_code == second.status_code == 200 and first.data == second.data
+    assert first.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert second.headers["Cache-Control"] == "private, no-store", "still never kept by the browser"
+    assert len(renders) == 1

@@ -24,6 +24,7 @@ from . import operations as ops
 from . import permissions
 from .case_page import render_case
 from .preview import PreviewUnavailable, render_preview
+from .preview_cache import cached_preview, keep_preview
 from .qualification import CRITERIA
 
 # Ids are bounded so an absurd number is a 404, not an integer overflow in the database driver.
@@ -275,9 +276,12 @@ def document_preview(application_id: int, document_id: int):
         abort(404)
     if document.quarantined_at is not None:
         return error_page(403, "This file was quarantined by the malware scan and is not rendered.")
+    png = cached_preview(document.id, document.sha256)
     try:
-        data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
-        png = render_preview(data, document.content_type)
+        if png is None:
+            data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
+            png = render_preview(data, document.content_type)
+            keep_preview(document.id, document.sha256, png)
     except PreviewUnavailable as exc:
         return error_page(422, str(exc))
     except (TamperedDocument, FileNotFoundError) as exc:

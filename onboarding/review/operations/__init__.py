@@ -12,8 +12,14 @@ from .assignment import assign, claim, eligible_assignees, release
 from .case import accept_documents, add_note, approve, qualify, reject, request_changes, send_back
 from .common import STALE, CaseChanged, ReviewRefused, lock_case, touch
 from .documents import DOCUMENT_DECISIONS, DOCUMENT_REASONS, decide_document
-from .screening import (HIT_DISPOSITIONS, SIGNAL_DECISIONS, compliance_signoff, disposition_hit, review_signal,
-                         review_signals_with)
+from .screening import (
+                         HIT_DISPOSITIONS,
+                         SIGNAL_DECISIONS,
+                         compliance_signoff,
+                         disposition_hit,
+                         review_signal,
+                         review_signals_with,
+)
 
 __all__ = [
     "CHANGE_STEPS", "DOCUMENT_DECISIONS", "DOCUMENT_REASONS", "HIT_DISPOSITIONS", "REJECTION_CATEGORIES",
