@@ -254,3 +254,23 @@ def test_a_preview_is_rendered_once_not_on_every_reload_of_the_case(app, client,
     assert first.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert second.headers["Cache-Control"] == "private, no-store", "still never kept by the browser"
     assert len(renders) == 1
+
+
+# --- the approval letter ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("last_line", ["London EC4N 7AR, United Kingdom", "United Kingdom", "London EC4N 7AR"])
+def test_the_letter_prints_the_country_of_the_address_once(app, last_line):
+    from flask import current_app
+
+    from onboarding.letters.render import letter_html
+
+    from .test_letters import approved_application, issue
+
+    application, approver = approved_application()
+    facts = dict(issue(application, approver).facts)
+    facts["institution"] = {**facts["institution"], "registered_address": ["1 King William Street", last_line],
+                            "jurisdiction": {"code": "GB", "name": "United Kingdom"}}
+    with current_app.test_request_context():
+        page = letter_html(facts)
+    addressee = page.split('class="addressee"', 1)[1].split("</div>", 1)[0]
+    assert addressee.count("United Kingdom") == 1
