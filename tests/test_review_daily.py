@@ -5,6 +5,7 @@ institution, the labels and dates staff read, and what the timeline and audit pa
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from sqlalchemy import select
@@ -274,3 +275,53 @@ def test_the_letter_prints_the_country_of_the_address_once(app, last_line):
         page = letter_html(facts)
     addressee = page.split('class="addressee"', 1)[1].split("</div>", 1)[0]
     assert addressee.count("United Kingdom") == 1
+
+
+# --- words, not codes ------------------------------------------------------------------------------------
+
+def test_the_timeline_says_the_reason_and_counts_repeated_steps(app, client):
+    from onboarding.documents.models import Document
+
+    team = review_team()
+    application = submitted()
+    review.claim(application, team["documents"])
+    document = db.session.scalars(select(Document).where(Document.application_id == application.id)).first()
+    review.decide_document(application, document, "reupload", "illegible", None, team["documents"])
+    db.session.commit()
+    sign_in(client, "dana@exchange.example")
+    page = case_text(client, application.id)
+    timeline = page.split('id="timeline"', 1)[1]
+    assert "The document is not legible." in timeline
+    assert ": illegible" not in timeline and "None" not in timeline
+    assert timeline.count("Person or company added") == 1
+    assert re.search(r'Person or company added\s*<span class="badge">× 4</span>', timeline), \
+        "the four parties added are one line"
+
+
+def test_the_audit_log_leaves_out_empty_details(app, client):
+    from onboarding.documents.models import Document
+
+    team = review_team()
+    application = submitted()
+    review.claim(application, team["documents"])
+    document = db.session.scalars(select(Document).where(Document.application_id == application.id)).first()
+    review.decide_document(application, document, "accepted", None, None, team["documents"])
+    db.session.commit()
+    sign_in(client, "alex@exchange.example")
+    page = text_of(client.get("/staff/audit?action=document.reviewed"))
+    row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert "accepted" in row
+    assert "None" not in row and "comment" not in row and "reason" not in row
+
+
+def test_one_scoring_is_not_called_round_2(app, client):
+    team = review_team()
+    application = submitted()
+    factories.accept_documents(application, team["documents"])
+    application = db.session.get(Application, application.id)
+    application.check_round = 2  # as after a change request and resubmission
+    db.session.commit()
+    factories.qualify(application, team["qualification"])
+    sign_in(client, "dana@exchange.example")
+    page = case_text(client, application.id)
+    assert "round 2)" not in page.split('id="qualification-record"', 1)[1].split("</h2>", 1)[0]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from flask import render_template
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..agreements.models import RULE_KINDS, Agreement
@@ -29,7 +29,7 @@ from ..screening.models import LINK_SIGNALS, PENDING, TRUE_MATCH, LinkSignal, Sc
 from . import operations as ops
 from . import permissions
 from .guards import SHOWN_ELSEWHERE
-from .models import CaseNote
+from .models import CaseNote, QualificationReview
 from .ownership_chart import ownership_tree
 from .qualification import CRITERIA, MAX_SCORE
 from .queries import latest_qualification
@@ -80,7 +80,9 @@ def render_case(application: Application, *, status: int = 200, posted: dict | N
         letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
         error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
         can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
-        evidence_items=evidence_items, state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
+        evidence_items=evidence_items, timeline=timeline(events),
+        qualification_count=qualification_rounds(application),
+        state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
         risk_reasons=current_risk_reasons(application, hits),
         true_matches=[h for h in hits if h.disposition == TRUE_MATCH],
     ), status
@@ -177,3 +179,49 @@ def evidence_items(signal: LinkSignal) -> list[tuple[str, str]]:
                 pass
         items.append((label, str(value)))
     return items
+
+
+@dataclass
+class TimelineEntry:
+    """One line of the case's timeline: an event, or a run of the same event by the same actor
+    (an applicant adding eight people is one line, not eight)."""
+    action: str
+    detail: str
+    actor: str
+    occurred_at: datetime
+    count: int = 1
+
+
+def event_detail(event: AuditEvent) -> str:
+    """What a reviewer needs from an event's details, in words: never a code or an empty value."""
+    details = event.details or {}
+    if event.action == "document.reviewed":
+        decision = ops.DOCUMENT_DECISIONS.get(details.get("decision"), "")
+        reason = ops.DOCUMENT_REASONS.get(details.get("reason") or "", "")
+        kind = ALL_KINDS.get(details.get("kind") or "")
+        parts = [kind.label if kind else "", decision, reason, details.get("comment") or ""]
+        return " · ".join(p for p in parts if p)
+    reason = details.get("reason") or details.get("note")
+    if event.action == "application.note_added":
+        return ""
+    return str(reason) if reason else ""
+
+
+def timeline(events: list[AuditEvent]) -> list[TimelineEntry]:
+    """Newest first; consecutive events of the same kind by the same actor, with nothing to tell them
+    apart, collapse into one line that counts them."""
+    entries: list[TimelineEntry] = []
+    for event in events:
+        detail = event_detail(event)
+        last = entries[-1] if entries else None
+        if last and last.action == event.action and last.actor == event.actor_label and not detail \
+                and not last.detail:
+            last.count += 1
+            continue
+        entries.append(TimelineEntry(event.action, detail, event.actor_label, event.occurred_at))
+    return entries
+
+
+def qualification_rounds(application: Application) -> int:
+    return db.session.scalar(select(func.count()).select_from(QualificationReview).where(
+        QualificationReview.application_id == application.id)) or 0
