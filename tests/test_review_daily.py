@@ -325,3 +325,21 @@ def test_one_scoring_is_not_called_round_2(app, client):
     sign_in(client, "dana@exchange.example")
     page = case_text(client, application.id)
     assert "round 2)" not in page.split('id="qualification-record"', 1)[1].split("</h2>", 1)[0]
+
+
+# --- the staff header ------------------------------------------------------------------------------------
+
+def test_the_staff_header_keeps_the_account_apart_from_the_pages(app, client):
+    """Admin and compliance have the most links: their e-mail address and "Sign out" wrapped onto a line
+    of their own. The account now sits on the brand's row for every staff member."""
+    from .factories import make_staff
+
+    make_staff("alex.administrator@exchange.example", "Alex Admin", ["admin", "compliance"])
+    sign_in(client, "alex.administrator@exchange.example")
+    page = client.get("/staff/audit").get_data(as_text=True)
+    header = page.split('<header class="site-header">', 1)[1].split("</header>", 1)[0]
+    account = header.split('class="header-account"', 1)[1].split("</div>", 1)[0]
+    nav = header.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    assert "alex.administrator@exchange.example" in account and "Sign out" in account
+    assert "exchange.example" not in nav and "Sign out" not in nav
+    assert "Audit log" in nav and "Jobs" in nav
