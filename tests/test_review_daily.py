@@ -343,3 +343,11 @@ def test_the_staff_header_keeps_the_account_apart_from_the_pages(app, client):
     assert "alex.administrator@exchange.example" in account and "Sign out" in account
     assert "exchange.example" not in nav and "Sign out" not in nav
     assert "Audit log" in nav and "Jobs" in nav
+
+
+def test_listed_birth_dates_are_written_as_on_every_page(app, client):
+    review_team()
+    application = submitted(listed_director=True)
+    sign_in(client, "dana@exchange.example")
+    hits = case_text(client, application.id).split('id="hits"', 1)[1].split("</section>", 1)[0]
+    assert "born 28 Jul 1963" in hits and "1963-07-28" not in hits

@@ -80,7 +80,7 @@ def render_case(application: Application, *, status: int = 200, posted: dict | N
         letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
         error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
         can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
-        evidence_items=evidence_items, timeline=timeline(events),
+        evidence_items=evidence_items, written_date=written_date, timeline=timeline(events),
         qualification_count=qualification_rounds(application),
         state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
         risk_reasons=current_risk_reasons(application, hits),
@@ -225,3 +225,11 @@ def timeline(events: list[AuditEvent]) -> list[TimelineEntry]:
 def qualification_rounds(application: Application) -> int:
     return db.session.scalar(select(func.count()).select_from(QualificationReview).where(
         QualificationReview.application_id == application.id)) or 0
+
+
+def written_date(value: str) -> str:
+    """A date from a sanctions list (ISO, or only a year or month) as dates are written on every page."""
+    try:
+        return date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+    except (TypeError, ValueError):
+        return str(value)
