@@ -95,6 +95,7 @@ def test_compliance_can_reject_after_a_true_match_and_is_not_offered_a_signoff(a
     assert ">Sign off</button>" not in page
     assert "hit(s) to review" not in page and "confirmed as a true match" in page
     assert "Reject the application" in page
+    assert "Only Dana Documents can decide" not in page, "not told they cannot, next to the form that lets them"
     response = post_case(client, application.id, "reject", {"category": "compliance",
                                                             "note": "SDN true match on a director."})
     assert response.status_code == 303, text_of(response)[:2000]
