@@ -28,6 +28,7 @@ bench: $(STAMP)
 	.venv/bin/python -m bench.bench_queues
 	.venv/bin/python -m bench.bench_letters
 	.venv/bin/python -m bench.bench_authorize
+	.venv/bin/python -m bench.bench_case_page
 	@echo "Figures written to bench/results.json"
 
 lint: $(STAMP)

@@ -120,6 +120,9 @@ def from_environment(env: str) -> dict[str, Any]:
         "CLAMD_PORT": _int("CLAMD_PORT", 3310),
         "CHECKS_PAUSE_SECONDS": float(os.environ.get("CHECKS_PAUSE_SECONDS", "0")),
         "SCREENING_THRESHOLD": float(os.environ.get("SCREENING_THRESHOLD", "0.70")),
+        # Whether a shared loopback or private address (everyone behind one office NAT, every local test
+        # applicant on 127.0.0.1) counts as a linked-applicant signal. Off: it says nothing about the firm.
+        "LINKED_PRIVATE_IP_SIGNALS": _bool(os.environ.get("LINKED_PRIVATE_IP_SIGNALS")),
         # Review deadline per risk band, counted from when a case enters a review queue.
         "REVIEW_DEADLINE_DAYS": _deadlines(os.environ.get("REVIEW_DEADLINE_DAYS", "low:5,medium:3,high:2")),
         # The header that carries the API key in signed trading requests (MEXC's name; Binance: X-MBX-APIKEY).

@@ -30,6 +30,15 @@ def _public(network: Network) -> bool:
     return not any(network.version == blocked.version and network.overlaps(blocked) for blocked in NOT_PUBLIC)
 
 
+def public_address(address: str) -> bool:
+    """Whether one client address (as stored for a sign-up or an agreement) is a public one; an
+    unparseable address is not."""
+    try:
+        return _public(ipaddress.ip_network((address or "").strip(), strict=False))
+    except ValueError:
+        return False
+
+
 def parse_allowlist(entries: Iterable[str], *, allow_private: bool = False,
                     max_entries: int = MAX_ENTRIES) -> list[str]:
     """The entries normalised (a single address without a prefix, a range as its network), in order,

@@ -69,6 +69,7 @@ ACTION_LABELS = {
     "document.reviewed": "Document reviewed",
     "screening.hit_dispositioned": "Screening hit dispositioned",
     "linked.signal_reviewed": "Linked-applicant signal reviewed",
+    "linked.signals_reviewed": "Linked-applicant signals decided",
     "institution.activated": "Institution activated",
     "institution.access_granted": "Access granted",
     "institution.frozen": "Institution frozen",

@@ -112,14 +112,15 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
     (DOCUMENT_REVIEW, "documents_accepted"): Rule(QUALIFICATION_REVIEW, STAFF, ("document_reviewer",)),
     (DOCUMENT_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("document_reviewer",),
                                                guards=(change_items_listed,)),
-    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer",)),
+    # Compliance may reject a case whose sanctions match it confirmed (review's guard says when).
+    (DOCUMENT_REVIEW, "reject"): Rule(REJECTED, STAFF, ("document_reviewer", "compliance")),
     (QUALIFICATION_REVIEW, "qualify"): Rule(PENDING_APPROVAL, STAFF, ("qualification_reviewer",)),
     (QUALIFICATION_REVIEW, "request_changes"): Rule(CHANGES_REQUESTED, STAFF, ("qualification_reviewer",),
                                                     guards=(change_items_listed,)),
-    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer",)),
+    (QUALIFICATION_REVIEW, "reject"): Rule(REJECTED, STAFF, ("qualification_reviewer", "compliance")),
     (PENDING_APPROVAL, "approve"): Rule(APPROVED, STAFF, ("approver",)),
     (PENDING_APPROVAL, "send_back"): Rule(QUALIFICATION_REVIEW, STAFF, ("approver",)),
-    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver",)),
+    (PENDING_APPROVAL, "reject"): Rule(REJECTED, STAFF, ("approver", "compliance")),
     **{
         (state, "withdraw"): _WITHDRAW
         for state in STATE_LABELS

@@ -3,12 +3,15 @@ reviewer's input, after a refused decision."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from flask import render_template
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..accounts.models import User
-from ..agreements.models import Agreement
+from ..agreements.models import RULE_KINDS, Agreement
 from ..applications.changes import all_change_requests
 from ..applications.models import STATE_LABELS, Application
 from ..applications.queries import ownership_summary
@@ -22,11 +25,11 @@ from ..documents.requirements import ALL_KINDS
 from ..institutions.access import DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, RATE_TIERS, SCOPES, TRADE_SCOPES
 from ..institutions.models import Institution
 from ..letters.queries import letter_for
-from ..screening.models import LINK_SIGNALS, LinkSignal, ScreeningHit
+from ..screening.models import LINK_SIGNALS, PENDING, TRUE_MATCH, LinkSignal, ScreeningHit
 from . import operations as ops
 from . import permissions
 from .guards import SHOWN_ELSEWHERE
-from .models import CaseNote
+from .models import CaseNote, QualificationReview
 from .ownership_chart import ownership_tree
 from .qualification import CRITERIA, MAX_SCORE
 from .queries import latest_qualification
@@ -70,13 +73,18 @@ def render_case(application: Application, *, status: int = 200, posted: dict | N
         application_results=application_results, hits=hits, signals=signals, events=events, notes=notes,
         agreements=agreements, people=people, summary=summary, tree=ownership_tree(application, summary),
         names={p.id: p.name for p in application.parties}, kinds=ALL_KINDS, link_labels=LINK_SIGNALS,
-        institutions=institutions, progress=progress_of(application), country_name=country_name,
+        institutions=institutions, signal_groups=group_signals(signals, institutions),
+        progress=progress_of(application), country_name=country_name,
         actions=allowed_actions(application), change_requests=all_change_requests(application),
         qualification=latest_qualification(application), assignees=ops.eligible_assignees(application),
         letter=letter_for(application.id), now=utcnow(), posted=posted or {}, posted_form=posted_form,
         error=error, ops=ops, criteria=CRITERIA, max_score=MAX_SCORE, scopes=SCOPES, trade_scopes=TRADE_SCOPES,
         can=permissions, rate_tiers=RATE_TIERS, default_max_keys=DEFAULT_MAX_KEYS, max_keys_limit=MAX_KEYS_LIMIT,
-        state_labels=STATE_LABELS, blockers=blockers(application),
+        evidence_items=evidence_items, written_date=written_date, timeline=timeline(events),
+        qualification_count=qualification_rounds(application),
+        state_labels=STATE_LABELS, blockers=blockers(application), rule_kinds=RULE_KINDS,
+        risk_reasons=current_risk_reasons(application, hits),
+        true_matches=[h for h in hits if h.disposition == TRUE_MATCH],
     ), status
 
 
@@ -93,3 +101,135 @@ def blockers(application: Application) -> list[str]:
     actor = Actor(current_user._get_current_object())
     return [reason for guard in guards_for(application.state, action) if guard not in SHOWN_ELSEWHERE
             and (reason := guard(application, actor))]
+
+
+def current_risk_reasons(application: Application, hits: list[ScreeningHit]) -> list[dict]:
+    """The stored risk reasons, with the sanctions reason saying where its hits stand now: the score was
+    computed when the checks ran, but "to review" must not outlive the dispositions."""
+    reasons = []
+    for reason in application.risk_reasons or []:
+        if reason.get("code") == "sanctions_hit" and hits:
+            pending = sum(h.disposition == PENDING for h in hits)
+            confirmed = sum(h.disposition == TRUE_MATCH for h in hits)
+            names = ", ".join(sorted({h.subject_name for h in hits}))
+            if confirmed:
+                state = f"{confirmed} confirmed as a true match"
+            elif pending:
+                state = f"{pending} hit(s) to review"
+            else:
+                state = "all dispositioned as false positives"
+            reason = {**reason, "text": f"Possible sanctions match for {names} ({state})."}
+        reasons.append(reason)
+    return reasons
+
+
+@dataclass
+class SignalGroup:
+    """The signals linking the case to one other institution: one question (is it the same firm?),
+    decided once."""
+    institution_id: int
+    institution: Institution | None
+    signals: list[LinkSignal]
+
+    @property
+    def open(self) -> list[LinkSignal]:
+        return [s for s in self.signals if s.status == "open"]
+
+
+def group_signals(signals: list[LinkSignal], institutions: dict[int, Institution]) -> list[SignalGroup]:
+    """Groups with open signals first, then by the other institution's name."""
+    groups: dict[int, SignalGroup] = {}
+    for signal in signals:
+        groups.setdefault(signal.other_institution_id, SignalGroup(
+            signal.other_institution_id, institutions.get(signal.other_institution_id), [])).signals.append(signal)
+    return sorted(groups.values(), key=lambda g: (not g.open, g.institution.legal_name if g.institution else "",
+                                                  g.institution_id))
+
+
+EVIDENCE_LABELS = {
+    "registration_number": "Registration number", "jurisdiction": "Jurisdiction",
+    "other_application": "Their application", "name": "Name here", "other_name": "Name there",
+    "date_of_birth": "Date of birth", "roles_here": "Roles here", "roles_there": "Roles there",
+    "sha256": "File SHA-256", "filename": "File", "domain": "E-mail domain", "ip": "IP address",
+    "here": "Here", "there": "There",
+}
+# For a shared address, "here" and "there" are when it was used.
+TIME_LABELS = {"here": "Used here", "there": "Used there"}
+
+
+def evidence_items(signal: LinkSignal) -> list[tuple[str, str]]:
+    """A signal's evidence as a reviewer reads it: labelled, dates and times written as on every page."""
+    items = []
+    for key, value in sorted((signal.evidence or {}).items()):
+        if key == "other_institution_restricted":
+            continue
+        label = EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize())
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "–"
+        elif isinstance(value, str) and signal.signal == "ip_address" and key in TIME_LABELS:
+            label = TIME_LABELS[key]
+            try:
+                value = datetime.fromisoformat(value).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+            except ValueError:
+                pass
+        elif isinstance(value, str) and key == "date_of_birth":
+            try:
+                value = date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+            except ValueError:
+                pass
+        items.append((label, str(value)))
+    return items
+
+
+@dataclass
+class TimelineEntry:
+    """One line of the case's timeline: an event, or a run of the same event by the same actor
+    (an applicant adding eight people is one line, not eight)."""
+    action: str
+    detail: str
+    actor: str
+    occurred_at: datetime
+    count: int = 1
+
+
+def event_detail(event: AuditEvent) -> str:
+    """What a reviewer needs from an event's details, in words: never a code or an empty value."""
+    details = event.details or {}
+    if event.action == "document.reviewed":
+        decision = ops.DOCUMENT_DECISIONS.get(details.get("decision"), "")
+        reason = ops.DOCUMENT_REASONS.get(details.get("reason") or "", "")
+        kind = ALL_KINDS.get(details.get("kind") or "")
+        parts = [kind.label if kind else "", decision, reason, details.get("comment") or ""]
+        return " · ".join(p for p in parts if p)
+    reason = details.get("reason") or details.get("note")
+    if event.action == "application.note_added":
+        return ""
+    return str(reason) if reason else ""
+
+
+def timeline(events: list[AuditEvent]) -> list[TimelineEntry]:
+    """Newest first; consecutive events of the same kind by the same actor, with nothing to tell them
+    apart, collapse into one line that counts them."""
+    entries: list[TimelineEntry] = []
+    for event in events:
+        detail = event_detail(event)
+        last = entries[-1] if entries else None
+        if last and last.action == event.action and last.actor == event.actor_label and not detail \
+                and not last.detail:
+            last.count += 1
+            continue
+        entries.append(TimelineEntry(event.action, detail, event.actor_label, event.occurred_at))
+    return entries
+
+
+def qualification_rounds(application: Application) -> int:
+    return db.session.scalar(select(func.count()).select_from(QualificationReview).where(
+        QualificationReview.application_id == application.id)) or 0
+
+
+def written_date(value: str) -> str:
+    """A date from a sanctions list (ISO, or only a year or month) as dates are written on every page."""
+    try:
+        return date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+    except (TypeError, ValueError):
+        return str(value)

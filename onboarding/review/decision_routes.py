@@ -24,6 +24,7 @@ from . import operations as ops
 from . import permissions
 from .case_page import render_case
 from .preview import PreviewUnavailable, render_preview
+from .preview_cache import cached_preview, keep_preview
 from .qualification import CRITERIA
 
 # Ids are bounded so an absurd number is a 404, not an integer overflow in the database driver.
@@ -175,6 +176,18 @@ def signal_review(application_id: int, signal_id: int):
     return _act(application_id, f"signal-{signal_id}", run, anchor="links")
 
 
+@bp.post("/linked/<int(max=2147483647):institution_id>/review")
+@roles_required()
+def signals_review(application_id: int, institution_id: int):
+    def run(application):
+        signals = ops.review_signals_with(application, institution_id, request.form.get("status", ""),
+                                          request.form.get("note"), current_user)
+        decided = "confirmed" if signals[0].status == "confirmed" else "dismissed"
+        return f"{len(signals)} signal{'s' if len(signals) != 1 else ''} {decided}."
+    # Back to the group just decided, not to the top of a long page.
+    return _act(application_id, f"linked-{institution_id}", run, anchor=f"linked-{institution_id}")
+
+
 @bp.post("/notes")
 @roles_required()
 def add_note(application_id: int):
@@ -263,9 +276,12 @@ def document_preview(application_id: int, document_id: int):
         abort(404)
     if document.quarantined_at is not None:
         return error_page(403, "This file was quarantined by the malware scan and is not rendered.")
+    png = cached_preview(document.id, document.sha256)
     try:
-        data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
-        png = render_preview(data, document.content_type)
+        if png is None:
+            data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
+            png = render_preview(data, document.content_type)
+            keep_preview(document.id, document.sha256, png)
     except PreviewUnavailable as exc:
         return error_page(422, str(exc))
     except (TamperedDocument, FileNotFoundError) as exc:

@@ -25,6 +25,19 @@ def assigned_to_actor(application: Application, actor: Actor | User) -> str | No
     return None
 
 
+def assignee_or_compliance_on_true_match(application: Application, actor: Actor | User) -> str | None:
+    """Who may reject: the assignee; or, once a sanctions match is confirmed (the case can then only be
+    rejected), a compliance officer without taking the case from its reviewer."""
+    user = actor.user if isinstance(actor, Actor) else actor
+    if user is not None and user.has_role("compliance") and true_match_count(application):
+        return None
+    reason = assigned_to_actor(application, actor)
+    if reason and user is not None and user.has_role("compliance"):
+        return ("Only the assignee can reject this case while no sanctions match is confirmed as a true match; "
+                "a compliance officer rejects after a confirmed match.")
+    return reason
+
+
 def four_eyes(application: Application, actor: Actor | User) -> str | None:
     user = actor.user if isinstance(actor, Actor) else actor
     if user is not None and application.qualified_by_id == user.id:
@@ -78,4 +91,4 @@ def compliance_signed_off(application: Application, actor: Actor) -> str | None:
 
 # Guards that the case page shows by other means (the claim button, the qualification form), so its
 # "before the case can move on" list leaves them out.
-SHOWN_ELSEWHERE = (assigned_to_actor, qualification_scored)
+SHOWN_ELSEWHERE = (assigned_to_actor, assignee_or_compliance_on_true_match, qualification_scored)

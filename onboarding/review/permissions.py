@@ -55,8 +55,17 @@ def is_screening_reviewer(user: User) -> bool:
 
 
 def can_decide_screening(application: Application, user: User) -> bool:
-    """Sanctions hits and link signals."""
+    """Sanctions hits and link signals. During document review the case's assignee decides them, as
+    every other decision on it; at any other time (monitoring on an active institution, a hit found
+    while the case waits for approval) a compliance officer does."""
+    if application.state == DOCUMENT_REVIEW:
+        return is_assignee(application, user) and user.has_any_role(SCREENING_ROLES)
     return user.has_role(COMPLIANCE) or (user.has_role("document_reviewer") and is_assignee(application, user))
+
+
+def can_reject_after_true_match(user: User) -> bool:
+    """A compliance officer rejects a case with a confirmed sanctions match without taking it over."""
+    return user.has_role(COMPLIANCE)
 
 
 def can_sign_off(user: User) -> bool:

@@ -7,6 +7,7 @@ from ..applications.models import DOCUMENT_REVIEW, PENDING_APPROVAL, QUALIFICATI
 from ..applications.states import EVERY_ACTION, register_effect, register_guards
 from .guards import (
     assigned_to_actor,
+    assignee_or_compliance_on_true_match,
     compliance_signed_off,
     documents_all_accepted,
     four_eyes,
@@ -26,15 +27,15 @@ def register_review_rules() -> None:
     register_guards(DOCUMENT_REVIEW, "documents_accepted", assigned_to_actor, *SCREENING_CLEAR,
                     documents_all_accepted)
     register_guards(DOCUMENT_REVIEW, "request_changes", assigned_to_actor)
-    register_guards(DOCUMENT_REVIEW, "reject", assigned_to_actor)
+    register_guards(DOCUMENT_REVIEW, "reject", assignee_or_compliance_on_true_match)
     register_guards(QUALIFICATION_REVIEW, "qualify", assigned_to_actor, qualification_scored)
     register_guards(QUALIFICATION_REVIEW, "request_changes", assigned_to_actor)
-    register_guards(QUALIFICATION_REVIEW, "reject", assigned_to_actor)
+    register_guards(QUALIFICATION_REVIEW, "reject", assignee_or_compliance_on_true_match)
     # Approval grants what the qualification of this round proposed: without one there is nothing to grant.
     register_guards(PENDING_APPROVAL, "approve", assigned_to_actor, four_eyes, *SCREENING_CLEAR,
                     compliance_signed_off, qualification_scored)
     register_guards(PENDING_APPROVAL, "send_back", assigned_to_actor)
-    register_guards(PENDING_APPROVAL, "reject", assigned_to_actor)
+    register_guards(PENDING_APPROVAL, "reject", assignee_or_compliance_on_true_match)
 
     register_effect(EVERY_ACTION, route_to_queue)
     register_effect("submit", clear_signoff_on_resubmission)

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from ..accounts.models import User
@@ -19,6 +20,7 @@ from ..db import db
 from ..documents.models import Document
 from ..institutions.models import Institution
 from ..institutions.queries import restricted_institution_ids
+from ..ipaddresses import public_address
 from .models import LinkSignal
 from .normalise import normalise_name
 
@@ -152,6 +154,9 @@ def _same_ip(application: Application):
         mine[institution.signup_ip] = institution.created_at
     for agreement in db.session.scalars(select(Agreement).where(Agreement.institution_id == institution.id)):
         mine[agreement.ip] = agreement.agreed_at
+    if not current_app.config.get("LINKED_PRIVATE_IP_SIGNALS"):
+        # Loopback and private addresses are shared by whole offices (and by every local applicant).
+        mine = {ip: when for ip, when in mine.items() if public_address(ip)}
     if not mine:
         return []
     found = []

@@ -12,11 +12,19 @@ from .assignment import assign, claim, eligible_assignees, release
 from .case import accept_documents, add_note, approve, qualify, reject, request_changes, send_back
 from .common import STALE, CaseChanged, ReviewRefused, lock_case, touch
 from .documents import DOCUMENT_DECISIONS, DOCUMENT_REASONS, decide_document
-from .screening import HIT_DISPOSITIONS, SIGNAL_DECISIONS, compliance_signoff, disposition_hit, review_signal
+from .screening import (
+                         HIT_DISPOSITIONS,
+                         SIGNAL_DECISIONS,
+                         compliance_signoff,
+                         disposition_hit,
+                         review_signal,
+                         review_signals_with,
+)
 
 __all__ = [
     "CHANGE_STEPS", "DOCUMENT_DECISIONS", "DOCUMENT_REASONS", "HIT_DISPOSITIONS", "REJECTION_CATEGORIES",
     "SIGNAL_DECISIONS", "STALE", "CaseChanged", "ReviewRefused", "accept_documents", "add_note", "approve",
     "assign", "claim", "compliance_signoff", "decide_document", "disposition_hit", "eligible_assignees",
-    "lock_case", "qualify", "reject", "release", "request_changes", "review_signal", "send_back", "touch",
+    "lock_case", "qualify", "reject", "release", "request_changes", "review_signal", "review_signals_with", "send_back",
+    "touch",
 ]

@@ -3,11 +3,14 @@ signals (confirm / dismiss) and the compliance sign-off that high-risk and linke
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ...accounts.models import User
-from ...applications.models import Application
+from ...applications.models import DOCUMENT_REVIEW, Application
 from ...audit.operations import record
 from ...db import db, utcnow
 from ...screening.models import CONFIRMED, DISMISSED, OPEN, PENDING, LinkSignal, ScreeningHit
+from ...screening.queries import true_match_count
 from ..permissions import COMPLIANCE, REVIEW_STATES, SCREENING_ROLES, can_decide_screening, can_sign_off
 from ..signoff import refresh_signoff_requirement
 from .common import ReviewRefused, require, require_assignee, required_text, touch
@@ -20,7 +23,10 @@ def _require_screening_reviewer(application: Application, user: User) -> None:
     if can_decide_screening(application, user):
         return
     require(user.has_any_role(SCREENING_ROLES), *SCREENING_ROLES)
-    require_assignee(application, user)  # a document reviewer, not on their own case: say whose it is
+    if application.state == DOCUMENT_REVIEW and application.assignee_id is None:
+        raise ReviewRefused("Claim this case before deciding on its screening results: during document review "
+                            "only the assigned document reviewer decides them.")
+    require_assignee(application, user)  # assigned to someone else: say whose it is
 
 
 def disposition_hit(application: Application, hit: ScreeningHit, disposition: str, reason: str | None,
@@ -61,6 +67,31 @@ def review_signal(application: Application, signal: LinkSignal, status: str, not
         "status": status, "note": note})
 
 
+def review_signals_with(application: Application, other_institution_id: int, status: str, note: str | None,
+                        user: User) -> list[LinkSignal]:
+    """One decision, with one reason, on every open signal linking the case to one other institution:
+    the signals are evidence of a single question (is this the same firm?), so they are answered together."""
+    _require_screening_reviewer(application, user)
+    if status not in SIGNAL_DECISIONS:
+        raise ReviewRefused("Choose confirm or dismiss.", field="status")
+    note = required_text(note, "the reason for your decision", field="note")
+    signals = db.session.scalars(select(LinkSignal).where(
+        LinkSignal.application_id == application.id, LinkSignal.other_institution_id == other_institution_id,
+        LinkSignal.status == OPEN).order_by(LinkSignal.id)).all()
+    if not signals:
+        raise ReviewRefused("The signals for this institution were already decided (or it has none on this case).")
+    now = utcnow()
+    for signal in signals:
+        signal.status, signal.review_note = status, note
+        signal.reviewed_by_id, signal.reviewed_at = user.id, now
+    refresh_signoff_requirement(application)
+    touch(application)
+    record("linked.signals_reviewed", "application", application.id, {
+        "signal_ids": [s.id for s in signals], "signals": sorted({s.signal for s in signals}),
+        "other_institution_id": other_institution_id, "status": status, "note": note})
+    return signals
+
+
 def compliance_signoff(application: Application, note: str | None, user: User) -> None:
     require(can_sign_off(user), COMPLIANCE)
     if application.state not in REVIEW_STATES:
@@ -69,6 +100,9 @@ def compliance_signoff(application: Application, note: str | None, user: User) -
         raise ReviewRefused("This case does not need a compliance sign-off.")
     if application.compliance_signoff_at is not None:
         raise ReviewRefused("This case is already signed off.")
+    if true_match_count(application):
+        raise ReviewRefused("A sanctions match on this case is confirmed as a true match: it can only be rejected, "
+                            "not signed off.")
     note = required_text(note, "the basis of your sign-off", field="note")
     application.compliance_signoff_by_id, application.compliance_signoff_at = user.id, utcnow()
     application.compliance_signoff_note = note
