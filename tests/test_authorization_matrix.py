@@ -98,6 +98,7 @@ POLICY: dict[str, str] = {
     "decisions.claim": "staff", "decisions.release": "staff", "decisions.add_note": "staff",
     "decisions.accept_documents": "staff", "decisions.document_decision": "staff",
     "decisions.document_preview": "staff", "decisions.hit_disposition": "staff", "decisions.signal_review": "staff",
+    "decisions.signals_review": "staff",
     "decisions.request_changes": "staff", "decisions.qualify": "staff", "decisions.send_back": "staff",
     "decisions.approve": "staff", "decisions.reject": "staff",
     "decisions.assign": "staff:admin", "decisions.signoff": "staff:compliance",
