@@ -123,7 +123,10 @@ class RulesAgreementForm(FlaskForm):
     shown, who signs and in what capacity, and the tick. Subclasses name the rules and the button."""
 
     rules_name = "the rules"
-    rules_version_id = HiddenField()
+    # Posted back as typed into the page: anything but a plain id ("²" passes str.isdigit() yet not int(),
+    # and 5,000 digits overflow int()) becomes "", which the routes treat as "not the rules shown".
+    rules_version_id = HiddenField(filters=[lambda v: v if isinstance(v, str) and re.fullmatch(r"[0-9]{1,18}", v)
+                                            else ""])
     rules_sha256 = HiddenField()
     signer_name = StringField("Your full name", validators=[Length(max=200)])
     signer_title = StringField("Your title or position", validators=[Length(max=200)])
