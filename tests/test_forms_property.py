@@ -306,20 +306,26 @@ def test_no_input_to_any_form_is_a_server_error_or_half_saved(app, client, endpo
         pytest.skip(f"no page reachable in the {scenario_for(endpoint)!r} world offers a form for {endpoint}")
     client, page_url, action, form = found
 
+    token_name = next((n for n in form["fields"] if n.endswith("csrf_token")), "csrf_token")
+    tokens: list[str] = []  # the session's CSRF token, fetched again after anything that may renew the session
+
     @given(data=submissions(form))
     def post_anything(data):
-        page = client.get(page_url).get_data(as_text=True)
-        token_name = next((n for n in form["fields"] if n.endswith("csrf_token")), "csrf_token")
-        match = re.search(rf'name="{re.escape(token_name)}" type="hidden" value="([^"]+)"', page)
+        if not tokens:
+            page = client.get(page_url).get_data(as_text=True)
+            match = re.search(rf'name="{re.escape(token_name)}" type="hidden" value="([^"]+)"', page)
+            tokens.append(match.group(1) if match else "")
         payload = dict(data)
-        if match:
-            payload[token_name] = match.group(1)
+        if tokens[0]:
+            payload[token_name] = tokens[0]
         # A file is a fresh stream on every post (hypothesis may hand the same example over twice).
         payload = {k: (io.BytesIO(v[0].getvalue()), v[1]) if isinstance(v, tuple) else v for k, v in payload.items()}
         before = database_fingerprint()
         response = client.post(action, data=payload,
                                content_type="multipart/form-data" if form["multipart"] else None)
         assert response.status_code != 500, f"{endpoint} answered 500 for {data!r}"
+        if 300 <= response.status_code < 400 or response.status_code == 400:
+            tokens.clear()  # a success (sign-in renews the session) or a refused token: fetch the page again
         # Success redirects; the form shown again (200) or an error status is a refusal.
         if response.status_code == 200 or response.status_code >= 400:
             assert database_fingerprint() == before, f"{endpoint} refused {data!r} but changed the database"
