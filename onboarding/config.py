@@ -106,6 +106,9 @@ def from_environment(env: str) -> dict[str, Any]:
         "LOGIN_THROTTLE_MINUTES": _int("LOGIN_THROTTLE_MINUTES", 15),
         "EMAIL_TOKEN_MAX_AGE_HOURS": _int("EMAIL_TOKEN_MAX_AGE_HOURS", 48),
         "RESET_TOKEN_MAX_AGE_MINUTES": _int("RESET_TOKEN_MAX_AGE_MINUTES", 60),
+        # Reset e-mails (and "someone tried to register" notices) sent to one address per hour; more requests
+        # are answered the same way but send nothing.
+        "RESET_EMAILS_PER_HOUR": _int("RESET_EMAILS_PER_HOUR", 3),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
         "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 30),
         "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", 600),

@@ -35,6 +35,7 @@ JOB_MODULES = (
     "onboarding.documents.jobs",
     "onboarding.screening.jobs",
     "onboarding.letters.jobs",
+    "onboarding.accounts.jobs",
 )
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"

@@ -38,9 +38,24 @@ if [[ -z "${REDIS_URL:-}" && -z "${JOBS_EAGER:-}" ]]; then
   fi
 fi
 
+# Run a command again whenever it ends (a crash, a lost database): jobs must not wait for someone to notice.
+# Stopping the loop (stop_all) stops the command too.
+supervise() {
+  local name=$1 child=""
+  shift
+  trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; wait 2>/dev/null; exit 0' INT TERM
+  while true; do
+    "$@" &
+    child=$!
+    wait "$child"
+    echo "$name exited (status $?); starting it again in 2 s."
+    sleep 2
+  done
+}
+
 if [[ -n "${REDIS_URL:-}" && -z "${JOBS_EAGER:-}" ]]; then
   echo "Jobs: Redis at $REDIS_URL with an RQ worker (e-mails it sends are printed here)."
-  WORKER_LOG_LEVEL="${WORKER_LOG_LEVEL:-WARNING}" $BIN/flask worker &
+  WORKER_LOG_LEVEL="${WORKER_LOG_LEVEL:-WARNING}" supervise "The worker" $BIN/flask worker &
   pids+=($!)
 else
   export JOBS_EAGER=1

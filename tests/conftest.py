@@ -266,3 +266,20 @@ def smtp_server():
     inbox.port = controller.port
     yield inbox
     controller.stop()
+
+
+# ---------------------------------------------------------------------------
+# Hypothesis: a bounded profile for CI (tests/test_forms_property.py runs every form route); HYPOTHESIS_PROFILE=
+# thorough for a longer hunt by hand.
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -16,6 +16,8 @@ from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
 from ..institutions.operations import register_institution
+from ..jobs import request_job
+from ..notifications.models import EmailMessage
 from ..notifications.operations import queue_email
 from ..security import (
     hash_password,
@@ -76,6 +78,35 @@ def register_applicant(
     if send_verification:
         send_verification_email(user)
     return user
+
+
+def sign_up(*, email: str, password: str, full_name: str, legal_name: str, ip: str) -> User | None:
+    """The public sign-up form. Its answer must not tell whether the address already has an account: a
+    new address gets an account and a confirmation link; a known one gets nothing new, and its owner is
+    told by e-mail that someone tried (so the owner, and only the owner, learns it). The password is
+    checked and hashed either way, so both answers cost the same. Returns the new user, or None."""
+    email = normalise_email(email)
+    _check_new_password(password, email, full_name)
+    existing = find_user_by_email(email)
+    if existing is None:
+        return register_applicant(email=email, password=password, full_name=full_name, legal_name=legal_name,
+                                  ip=ip)
+    hash_password(password)  # the work a new account costs, thrown away
+    if _recent_emails(existing.email, "account_exists") < current_app.config["RESET_EMAILS_PER_HOUR"]:
+        queue_email(existing.email, "account_exists", "Someone tried to register with your e-mail address",
+                    name=existing.full_name, login_link=external_url("accounts.login", email=existing.email),
+                    reset_link=external_url("accounts.forgot_password"))
+    record("user.registration_repeated", "user", existing.id, {"ip": ip})
+    return None
+
+
+def _recent_emails(address: str, template: str) -> int:
+    """E-mails of one kind queued to one address in the last hour: what the per-address limits count."""
+    since = utcnow() - timedelta(hours=1)
+    return db.session.scalar(
+        select(func.count()).select_from(EmailMessage).where(
+            EmailMessage.to_address == address, EmailMessage.template == template, EmailMessage.created_at >= since)
+    )
 
 
 def send_verification_email(user: User) -> None:
@@ -163,9 +194,19 @@ def _password_fingerprint(user: User) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Send a reset link when the account exists; say the same thing either way."""
+    """The forgot-password form: the same work whatever the address (one job in the outbox, no look-up), so
+    neither the answer nor the time it takes tells whether an account exists. The job decides."""
+    request_job("accounts.send_password_reset", email=normalise_email(email))
+
+
+def send_password_reset(email: str) -> None:
+    """Run by the job: send a reset link when the account exists and is active, at most
+    RESET_EMAILS_PER_HOUR to one address (more requests are answered the same but send nothing)."""
     user = find_user_by_email(email)
     if user is None or not user.is_active:
+        return
+    if _recent_emails(user.email, "reset_password") >= current_app.config["RESET_EMAILS_PER_HOUR"]:
+        record("user.password_reset_limited", "user", user.id, {})
         return
     token = make_token("reset-password", {"uid": user.id, "fp": _password_fingerprint(user)})
     link = external_url("accounts.reset_password", token=token)

@@ -78,7 +78,7 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = ops.register_applicant(
+            ops.sign_up(
                 email=form.email.data, password=form.password.data, full_name=form.full_name.data,
                 legal_name=form.legal_name.data, ip=client_ip(),
             )
@@ -86,8 +86,9 @@ def register():
             db.session.rollback()
             _field_error(form, error)
         else:
+            # The same answer whether the address was new or not (no account enumeration).
             db.session.commit()
-            session["registered_email"] = user.email
+            session["registered_email"] = ops.normalise_email(form.email.data)
             return redirect(url_for("accounts.check_inbox"))
     return render_template("accounts/register.html", form=form)
 

@@ -12,8 +12,6 @@ from stdnum import lei as stdnum_lei
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
-    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -21,10 +19,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import URL, Length, Optional, ValidationError
 
 from ..countries import countries
-from ..forms import LinesField, MultiCheckboxField, choices
+from ..forms import Between, FiniteDecimalField, LinesField, MultiCheckboxField, WholeNumberField, choices
 from ..institutions.access import SCOPES
 from ..ipaddresses import AllowlistError, parse_allowlist
 
@@ -167,25 +165,25 @@ class CompanyForm(StepForm):
 
 
 class ProfileForm(StepForm):
-    mm_experience_years = IntegerField("Market-making experience (years)",
-                                       validators=[Optional(), NumberRange(0, 100, "Enter 0 to 100 years.")])
+    mm_experience_years = WholeNumberField("Market-making experience (years)",
+                                           validators=[Optional(), Between(0, 100, "Enter 0 to 100 years.")])
     mm_venues = LinesField("Venues where you make markets today",
                            validators=[short_items(30, 100)], description="One per line, e.g. exchange names.")
-    volume_30d_usd = IntegerField("Traded volume, last 30 days (USD)",
-                                  validators=[Optional(), NumberRange(0, 10**15, "Enter a positive amount.")])
-    capital_usd = IntegerField("Capital for market making (USD)",
-                               validators=[Optional(), NumberRange(0, 10**15, "Enter a positive amount.")])
+    volume_30d_usd = WholeNumberField("Traded volume, last 30 days (USD)",
+                                      validators=[Optional(), Between(0, 10**15, "Enter a positive amount.")])
+    capital_usd = WholeNumberField("Capital for market making (USD)",
+                                   validators=[Optional(), Between(0, 10**15, "Enter a positive amount.")])
     pairs = LinesField("Pairs you propose to quote", validators=[short_items(100, 21), valid_pairs],
                        description="One per line, e.g. BTC/USDT.")
-    max_spread_bps = DecimalField("Maximum spread (basis points)", places=2,
-                                  validators=[Optional(), NumberRange(Decimal("0.01"), Decimal(10000),
-                                                                      "Enter 0.01 to 10,000 basis points.")])
-    min_depth_usd = IntegerField("Minimum depth on each side (USD)",
-                                 validators=[Optional(), NumberRange(0, 10**12, "Enter a positive amount.")])
-    uptime_pct = DecimalField("Quoting uptime (%)", places=2,
-                              validators=[Optional(), NumberRange(Decimal(0), Decimal(100), "Enter 0 to 100%.")])
-    expected_order_rate = IntegerField("Expected order rate (orders per second)",
-                                       validators=[Optional(), NumberRange(0, 100000, "Enter 0 to 100,000.")])
+    max_spread_bps = FiniteDecimalField("Maximum spread (basis points)", places=2,
+                                        validators=[Optional(), Between(Decimal("0.01"), Decimal(10000),
+                                                                        "Enter 0.01 to 10,000 basis points.")])
+    min_depth_usd = WholeNumberField("Minimum depth on each side (USD)",
+                                     validators=[Optional(), Between(0, 10**12, "Enter a positive amount.")])
+    uptime_pct = FiniteDecimalField("Quoting uptime (%)", places=2, percent=True,
+                                    validators=[Optional(), Between(Decimal(0), Decimal(100), "Enter 0 to 100%.")])
+    expected_order_rate = WholeNumberField("Expected order rate (orders per second)",
+                                           validators=[Optional(), Between(0, 100000, "Enter 0 to 100,000.")])
     requested_scopes = MultiCheckboxField("API scopes you request", choices=choices(SCOPES.items()),
                                           validate_choice=True)
     ip_allowlist = LinesField("IP addresses your systems trade from", validators=[valid_ip_entries],
@@ -275,12 +273,15 @@ class HoldingForm(FlaskForm):
     residence = SelectField("Country of residence (person)", choices=country_choices, validators=[Optional()])
     jurisdiction = SelectField("Jurisdiction (company)", choices=country_choices, validators=[Optional()])
     registration_number = StringField("Registration number (company)", validators=[Optional(), Length(max=80)])
-    percentage = DecimalField("Share held (%)", places=4,
-                              description="Direct holding in percent, e.g. 40 or 12.5.")
+    percentage = FiniteDecimalField("Share held (%)", places=4, percent=True,
+                                    invalid_message="Enter the share held, in percent.",
+                                    description="Direct holding in percent, e.g. 40 or 12.5.")
     submit = SubmitField("Add shareholder")
 
     def validate_percentage(self, field):
         if field.data is None:
+            if field.errors:  # unreadable input: the field has already said so
+                return
             raise ValidationError("Enter the share held, in percent.")
         if field.data <= 0 or field.data > 100:
             raise ValidationError("Enter a share greater than 0% and at most 100%.")
