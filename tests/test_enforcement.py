@@ -63,6 +63,17 @@ def claimed(investigation, staff):
     return investigation
 
 
+def second_officer():
+    return officer("otto@exchange.example", "Otto Officer")
+
+
+def confirmed(investigation, staff=None):
+    """A second compliance officer confirms the decision waiting on the case."""
+    decisions.confirm_proposal(investigation, staff or second_officer())
+    db.session.commit()
+    return investigation
+
+
 def test_a_report_freezes_keys_and_institution_in_one_transaction(app):
     user = granted_institution()
     issued = hmac_key(user)
@@ -115,8 +126,11 @@ def test_dismissal_unfreezes_everything(app):
     investigation = claimed(recorded.investigation, cora)
     with pytest.raises(decisions.DecisionRefused, match="Give the reason"):
         decisions.dismiss(investigation, " ", cora)
-    decisions.dismiss(investigation, "Surveillance mixed up two accounts.", cora)
+    assert decisions.dismiss(investigation, "Surveillance mixed up two accounts.", cora) == decisions.PROPOSED
     db.session.commit()
+    assert db.session.get(Institution, user.institution_id).status == "frozen", "dismissal is against the default"
+    assert ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason == "key_frozen"
+    confirmed(investigation)
     assert db.session.get(Institution, user.institution_id).status == "active"
     assert db.session.get(ApiKey, issued.key.id).status == "active"
     assert ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason == "ok"
@@ -303,5 +317,6 @@ def test_a_restricted_institution_cannot_apply_again(app):
     cora = officer()
     decisions.restrict(claimed(recorded.investigation, cora), "Malicious arbitrage.", cora)
     db.session.commit()
+    confirmed(recorded.investigation)
     with pytest.raises(OperationRefused, match="permanently restricted"):
         start_application(user)
