@@ -31,7 +31,6 @@ from ..keys.status import revoke_institution_keys, unfreeze_institution_keys
 from ..notifications.operations import queue_email
 from .models import (
     AWAITING_AGREEMENT,
-    CATEGORIES,
     CONFIRMED,
     DISMISSED,
     OPEN,
@@ -43,8 +42,8 @@ from .models import (
     UNRESOLVED,
     DecisionProposal,
     Investigation,
-    Violation,
 )
+from .notices import reinstatement_notice, restriction_notice
 from .queries import earlier_confirmed_violations, linked_institution_ids, pending_proposal, violations_of
 
 COMPLIANCE = "compliance"
@@ -283,6 +282,7 @@ def _apply_restrict(investigation: Investigation, reason: str, user: User, exten
     # The keys' reason is seen by the institution on its keys page: never the officer's internal reason.
     _restrict_institution(institution, reason=reason, user=user, details={"investigation_id": investigation.id},
                           key_reason=f"Investigation {investigation.id}: permanent restriction")
+    restriction_notice(institution.id, investigation)
     for ident in extend_to:
         other = db.session.scalar(select(Institution).where(Institution.id == ident).with_for_update())
         _restrict_institution(
@@ -290,6 +290,7 @@ def _apply_restrict(investigation: Investigation, reason: str, user: User, exten
                           f"a linked institution: {reason}", user=user,
             details={"investigation_id": investigation.id, "extended_from_institution_id": institution.id},
             key_reason="Permanent restriction extended from a linked institution")
+        restriction_notice(other.id, investigation, extended_from=institution.legal_name)
     if extend_to:
         record("investigation.restriction_extended", "institution", institution.id,
                {"investigation_id": investigation.id, "institution_ids": extend_to})
@@ -324,6 +325,7 @@ def reinstate(investigation: Investigation, *, user: User, rules_version_id: int
     record("investigation.reinstated", "institution", investigation.institution_id,
            {"investigation_id": investigation.id, "agreement_id": agreement.id, "rules_version": rules.version})
     _unfreeze(investigation, f"Investigation {investigation.id}: risk-control rules agreed", user)
+    reinstatement_notice(investigation, agreement, rules)
 
 
 def _unfreeze(investigation: Investigation, reason: str, user: User) -> None:
@@ -342,8 +344,3 @@ def _tell(investigation: Investigation, subject: str, headline: str) -> None:
         if person.is_active and person.email_verified_at is not None:
             queue_email(person.email, "institution_status", subject, name=person.full_name, headline=headline,
                         next_steps="Your institution's page shows the case and what happens next.")
-
-
-def report_summary(violation: Violation) -> str:
-    """What the institution may see of a report: the category and when; never notes or evidence."""
-    return f"{CATEGORIES[violation.category]}, observed {violation.observed_at:%d %b %Y %H:%M} UTC"

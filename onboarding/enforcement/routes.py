@@ -28,6 +28,8 @@ from ..institutions.status import HOLDS_ACCESS
 from ..institutions.status import STATUS_LABELS as INSTITUTION_STATUS_LABELS
 from ..keys.models import STATUS_LABELS as KEY_STATUS_LABELS
 from ..keys.queries import keys_of, last_ips, recent_decisions
+from ..letters.models import NOTICE_KINDS
+from ..letters.notices import notices_of
 from ..security import applicant_required, client_ip, roles_required
 from . import decisions
 from .decisions import (
@@ -36,7 +38,6 @@ from .decisions import (
     default_outcome,
     lock_investigation,
     reinstatement_refusal,
-    report_summary,
     restrictable_linked,
 )
 from .forms import CaseForm, ReinstatementForm, ViolationForm
@@ -51,6 +52,7 @@ from .models import (
     Investigation,
     Violation,
 )
+from .notices import report_summary
 from .queries import (
     awaiting_confirmation,
     compliance_queue,
@@ -110,7 +112,9 @@ def enforcement_banner():
     except SQLAlchemyError:
         # An error page shown after a failed statement must still render; it goes without the banner.
         return {}
-    return {"enforcement_banner": banner} if banner else {}
+    context = {"enforcement_notices": lambda: notices_of(current_user.institution_id),
+               "notice_kinds": NOTICE_KINDS}
+    return {**context, "enforcement_banner": banner} if banner else context
 
 
 # --- staff: the compliance queue -------------------------------------------------------------------
@@ -214,6 +218,7 @@ def render_case(investigation: Investigation, *, status: int = 200, posted: dict
         posted=posted or {}, posted_form=posted_form, error=error, status_labels=STATUS_LABELS,
         short_labels=SHORT_LABELS, categories=CATEGORIES, impacts=IMPACTS, key_status_labels=KEY_STATUS_LABELS,
         institution_status_labels=INSTITUTION_STATUS_LABELS, proposals=proposals,
+        notices=notices_of(institution.id), notice_kinds=NOTICE_KINDS,
         proposal=pending_proposal(investigation.id) if unresolved else None, outcomes=OUTCOMES,
         default=default_outcome(investigation) if unresolved else None,
         restrictable=restrictable_linked(investigation) if unresolved else [],
@@ -367,6 +372,10 @@ def refusal_on(form, refusal: OperationRefused) -> None:
 def new_violation():
     form = ViolationForm()
     form.institution_id.choices = institution_choices()
+    if not form.is_submitted():
+        # Linked from elsewhere (e.g. a held referral): the institution and category chosen already.
+        form.institution_id.data = request.args.get("institution_id", "")[:12]
+        form.category.data = request.args.get("category", "") if request.args.get("category") in CATEGORIES else ""
     if not form.validate_on_submit():
         return render_template("enforcement/new_violation.html", form=form), 422 if form.is_submitted() else 200
     report = Report(institution_id=int(form.institution_id.data), key_public_id=(form.key_id.data or "").strip()
