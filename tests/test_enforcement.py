@@ -320,3 +320,22 @@ def test_a_restricted_institution_cannot_apply_again(app):
     confirmed(recorded.investigation)
     with pytest.raises(OperationRefused, match="permanently restricted"):
         start_application(user)
+
+
+def test_jobs_asked_for_before_a_report_in_the_same_transaction_run_after_it_commits(app):
+    """The intake's savepoint (begin_nested) used to count as a commit for the job outbox: a job asked for
+    earlier in the transaction (as seed-demo's approval letters were) ran before its row was committed and
+    was never run again."""
+    from onboarding.jobs import DONE, OutboxJob
+    from onboarding.letters.notices import request_notice
+
+    user = granted_institution()
+    hmac_key(user)
+    earlier = request_notice(user.institution_id, "restriction", reference="EARLIER-1",
+                             details={"effective_on": "1 December 2026", "extended_from": None})
+    report_violation(report(user.institution_id), reporter="token:test")
+    db.session.commit()
+    db.session.rollback()
+    jobs = db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)).all()
+    assert [job.state for job in jobs] == [DONE] * len(jobs) and len(jobs) >= 2
+    assert db.session.get(type(earlier), earlier.id).rendered_at is not None
