@@ -51,6 +51,8 @@ from .metrics import bp as metrics_bp
 from .notifications import models as _notifications  # noqa: F401
 from .paths import ROOT
 from .portal.routes import bp as portal_bp
+from .referrals.operations import register_referral_rules
+from .referrals.routes import bp as referrals_bp
 from .review import models as _review  # noqa: F401
 from .review.decision_routes import bp as decisions_bp
 from .review.routes import bp as review_bp
@@ -106,11 +108,13 @@ def register_part_rules() -> None:
     parts never import them). Registering again replaces, so building several apps is harmless."""
     register_document_rules()
     register_review_rules()
+    register_referral_rules()
 
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, keys_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp, metrics_bp):
+                      letters_bp, keys_bp, referrals_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp,
+                      metrics_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

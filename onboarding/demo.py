@@ -25,6 +25,8 @@ from .db import db, utcnow
 from .documents.models import Document
 from .documents.operations import upload_document
 from .documents.requirements import required_documents
+from .enforcement import decisions as enforcement
+from .enforcement.intake import Report, report_violation
 from .institutions.models import Institution
 from .keys.models import ED25519, HMAC
 from .keys.operations import create_key
@@ -93,6 +95,7 @@ def seed_demo() -> list[DemoAccount]:
                                   ip="127.0.0.1", send_verification=False)
         user.email_verified_at = utcnow()
     accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, no application yet"))
+    accounts += seed_enforcement_demo()
     db.session.flush()
     return accounts
 
@@ -143,10 +146,13 @@ def upload_every_document(application, user) -> None:
         )
 
 
-def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str) -> None:
-    """A draft half-filled ('draft') or a complete, submitted application ('submit')."""
+def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str, *,
+                           referred_by: int | None = None) -> None:
+    """A draft half-filled ('draft') or a complete, submitted application ('submit'). `referred_by`: the
+    institution whose referral code the application names; its link signals to it are confirmed."""
     application = ops.start_application(user)
     ops.save_company(application, {
+        "referred_by_institution_id": referred_by,
         "legal_name": legal_name, "trading_names": [legal_name.split()[0]], "registration_number": "HRB 123456",
         "jurisdiction": jurisdiction, "incorporation_date": date(2018, 6, 1), "lei": None,
         "registered_address": "Example Street 1, 10115 City", "business_address": "Example Street 1, 10115 City",
@@ -177,7 +183,7 @@ def build_demo_application(user, legal_name: str, jurisdiction: str, stage: str)
                            rules_version_id=rules.id, shown_sha256=rules.sha256, ip="127.0.0.1",
                            user_agent="seed-demo")
     if stage in ("qualification", "approval", "approved"):
-        review_demo_application(application.id, stage)
+        review_demo_application(application.id, stage, linked_to=referred_by)
 
 
 def demo_allowlist() -> list[str]:
@@ -224,7 +230,7 @@ def create_demo_keys(email: str) -> DemoKeys | None:
                     str(pem_path))
 
 
-def review_demo_application(application_id: int, stage: str) -> None:
+def review_demo_application(application_id: int, stage: str, linked_to: int | None = None) -> None:
     """Take a submitted demo application through review by the demo staff, up to `stage`."""
     db.session.commit()  # the checks (run in-process, or by a worker) need the submission committed
     if db.session.get(Application, application_id).state == CHECKING:
@@ -236,6 +242,11 @@ def review_demo_application(application_id: int, stage: str) -> None:
     for document in db.session.scalars(select(Document).where(Document.application_id == application.id)):
         review.decide_document(application, document, "accepted", None, None, dana)
     for signal in db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id)):
+        if signal.other_institution_id == linked_to:
+            # The demo's self-referral: the firm that referred this one is the same firm.
+            review.review_signal(application, signal, "confirmed", "Same registration and signup address as the "
+                                 "referring firm: one firm behind both.", dana)
+            continue
         # The demo institutions all signed up from the seeding machine's address.
         review.review_signal(application, signal, "dismissed", "Demo data: same seeding machine, unrelated firms.",
                              dana)
@@ -251,3 +262,74 @@ def review_demo_application(application_id: int, stage: str) -> None:
         return
     review.claim(application, avery)
     review.approve(application, avery)
+
+
+# --- enforcement and referrals ---------------------------------------------------------------------
+
+# Approved institutions that then break the rules: (e-mail, name, legal name, jurisdiction, case).
+DEMO_ENFORCEMENT = [
+    ("desk@harbour-arbitrage.example", "Hana Harbour", "Harbour Arbitrage Ltd", "GB", "frozen"),
+    ("ops@keel-markets.example", "Kai Keel", "Keel Markets SA", "FR", "reinstatable"),
+    ("trading@ridge-capital.example", "Rhea Ridge", "Ridge Capital GmbH", "AT", "restricted"),
+]
+# A firm referred by Evergreen Liquidity BV that turns out to be Evergreen itself: held for compliance.
+DEMO_SELF_REFERRAL = ("desk@evergreen-markets.example", "Evan Evergreen", "Evergreen Markets Ltd", "IE")
+ENFORCEMENT_LABELS = {
+    "frozen": "frozen, an investigation open", "reinstatable": "frozen, reinstatement offered: agree to the rules",
+    "restricted": "permanently restricted",
+}
+DEMO_REPORTS = {
+    # category, market impact, malicious, evidence
+    "frozen": ("unauthorized_bot_trading", "minor", False, "Order bursts every 3 ms on BTC/EUR from an unregistered "
+               "engine.", {"orders": 1200, "venue": "BTC/EUR", "window_seconds": 4}),
+    "reinstatable": ("rate_limit_abuse", "none", False, "40,000 requests per second against the order book "
+                     "endpoint for 2 minutes.", {"peak_rps": 40000}),
+    "restricted": ("malicious_arbitrage", "significant", True, "Latency arbitrage against stale quotes; "
+                   "coordinated with a second account.", {"pnl_eur": 182000, "trades": 5400}),
+}
+
+
+def seed_enforcement_demo() -> list[DemoAccount]:
+    """The self-referral first: once an institution is restricted, every later demo application (all share a
+    registration number and the seeding machine's address) would be linked to it and wait for a sign-off."""
+    accounts = []
+    email, name, legal_name, jurisdiction = DEMO_SELF_REFERRAL
+    referrer = find_user_by_email(APPROVED_DEMO_APPLICANT)
+    if find_user_by_email(email) is None and referrer is not None:
+        user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
+                                  ip="127.0.0.1", send_verification=False)
+        user.email_verified_at = utcnow()
+        db.session.flush()
+        build_demo_application(user, legal_name, jurisdiction, "approved", referred_by=referrer.institution_id)
+    accounts.append(DemoAccount(email, DEMO_PASSWORD,
+                                f"Applicant at {legal_name}, a self-referral held for compliance"))
+    compliance = find_user_by_email("compliance@demo.example")
+    for email, name, legal_name, jurisdiction, case in DEMO_ENFORCEMENT:
+        user = find_user_by_email(email)
+        if user is None:
+            user = register_applicant(email=email, password=DEMO_PASSWORD, full_name=name, legal_name=legal_name,
+                                      ip="127.0.0.1", send_verification=False)
+            user.email_verified_at = utcnow()
+            db.session.flush()
+            build_demo_application(user, legal_name, jurisdiction, "approved")
+            report_demo_violation(user, case, compliance)
+        accounts.append(DemoAccount(email, DEMO_PASSWORD, f"Applicant at {legal_name}, {ENFORCEMENT_LABELS[case]}"))
+    return accounts
+
+
+def report_demo_violation(user, case: str, compliance) -> None:
+    """Surveillance reports the institution; compliance takes the case as far as `case`."""
+    category, impact, malicious, text, evidence = DEMO_REPORTS[case]
+    recorded = report_violation(Report(
+        institution_id=user.institution_id, key_public_id=None, category=category,
+        observed_at=utcnow() - timedelta(hours=6), market_impact=impact, malicious=malicious, evidence_text=text,
+        evidence=evidence, reference=f"DEMO-{user.institution_id}"), reporter="token:demo-surveillance")
+    if case == "frozen":
+        return
+    enforcement.claim_investigation(recorded.investigation, compliance)
+    if case == "reinstatable":
+        enforcement.offer_reinstatement(recorded.investigation, "First violation; the desk misread the rate limits.",
+                                        compliance)
+    else:
+        enforcement.restrict(recorded.investigation, "Malicious arbitrage with significant market impact.",
+                             compliance)

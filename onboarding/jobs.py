@@ -90,8 +90,16 @@ def request_job(name: str, **args: Any) -> OutboxJob:
 # Dispatch after commit.
 
 
+# SQLAlchemy sends after_commit / after_rollback for a SAVEPOINT too (`begin_nested()`, e.g. the
+# violations intake guarding its unique reference): releasing a savepoint commits nothing, so jobs wait
+# for the outermost transaction. Dispatching them at the release ran them before their rows (and the
+# data they read) were committed: the runner found nothing to claim and the jobs stayed pending.
+
+
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop("outbox_new", None)
     if ids:
         dispatch(ids)
@@ -99,6 +107,10 @@ def _dispatch_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
+    # A savepoint rolled back keeps the outer transaction's jobs; one asked for inside it has no row
+    # once the transaction commits, and the runner skips an id it cannot claim.
+    if session.in_nested_transaction():
+        return
     session.info.pop("outbox_new", None)
 
 

@@ -30,6 +30,7 @@ PARTS: list[tuple[str, set[str]]] = [
     ("documents", {"documents"}),
     ("screening", {"screening"}),
     ("checks", {"checks"}),
+    ("referrals", {"referrals"}),
     ("letters", {"letters"}),
     ("keys", {"keys"}),
     ("review", {"review"}),

@@ -18,7 +18,15 @@ from onboarding.accounts.models import STAFF, User
 from onboarding.accounts.operations import find_user_by_email, totp_secret
 from onboarding.applications.models import Application
 from onboarding.db import db
-from onboarding.demo import APPROVED_DEMO_APPLICANT, DEMO_APPLICANT, DEMO_INSTITUTIONS, DEMO_PASSWORD, DEMO_STAFF
+from onboarding.demo import (
+    APPROVED_DEMO_APPLICANT,
+    DEMO_APPLICANT,
+    DEMO_ENFORCEMENT,
+    DEMO_INSTITUTIONS,
+    DEMO_PASSWORD,
+    DEMO_SELF_REFERRAL,
+    DEMO_STAFF,
+)
 from onboarding.keys.authorize import AuthorizeCall, decide
 from onboarding.keys.models import ApiKey
 from onboarding.security import verify_password
@@ -119,11 +127,12 @@ def login_row(output: str, email: str) -> str:
 
 
 def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
-    demo_emails = [email for email, *_ in DEMO_STAFF] + [DEMO_APPLICANT[0]] + [i[0] for i in DEMO_INSTITUTIONS]
+    demo_emails = [email for email, *_ in DEMO_STAFF] + [DEMO_APPLICANT[0]] + [i[0] for i in DEMO_INSTITUTIONS] + \
+        [i[0] for i in DEMO_ENFORCEMENT] + [DEMO_SELF_REFERRAL[0]]
     for _ in range(2):
         result = cli("seed-demo")
         assert result.exit_code == 0, result.output
-        assert user_count() == len(demo_emails) == 11
+        assert user_count() == len(demo_emails) == 15
         rows = {email: login_row(result.output, email) for email in demo_emails}
         for row in rows.values():
             assert DEMO_PASSWORD in row, row
@@ -142,13 +151,15 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     assert applicant.email_verified_at is not None
     assert last_email(DEMO_APPLICANT[0]) is None, "a demo applicant is not sent a verification e-mail"
     # The demo shows applications at work, each exactly once: a draft, and one in each review queue
-    # (taken there by the demo staff) and one approved, whose letter was rendered.
+    # (taken there by the demo staff) and approved ones (the enforcement and referral demo's too), whose
+    # letters were rendered.
     states = sorted(db.session.scalars(select(Application.state)))
-    assert states == ["approved", "document_review", "draft", "pending_approval", "qualification_review"]
+    approved = 1 + len(DEMO_ENFORCEMENT) + 1
+    assert states == ["approved"] * approved + ["document_review", "draft", "pending_approval", "qualification_review"]
     from onboarding.letters.models import ApprovalLetter
 
     letters = db.session.scalars(select(ApprovalLetter)).all()
-    assert len(letters) == 1 and letters[0].sha256 and letters[0].rendered_at
+    assert len(letters) == approved and all(letter.sha256 and letter.rendered_at for letter in letters)
 
 
 def test_demo_totp_prints_the_current_code(cli):

@@ -63,6 +63,17 @@ def claimed(investigation, staff):
     return investigation
 
 
+def second_officer():
+    return officer("otto@exchange.example", "Otto Officer")
+
+
+def confirmed(investigation, staff=None):
+    """A second compliance officer confirms the decision waiting on the case."""
+    decisions.confirm_proposal(investigation, staff or second_officer())
+    db.session.commit()
+    return investigation
+
+
 def test_a_report_freezes_keys_and_institution_in_one_transaction(app):
     user = granted_institution()
     issued = hmac_key(user)
@@ -115,8 +126,11 @@ def test_dismissal_unfreezes_everything(app):
     investigation = claimed(recorded.investigation, cora)
     with pytest.raises(decisions.DecisionRefused, match="Give the reason"):
         decisions.dismiss(investigation, " ", cora)
-    decisions.dismiss(investigation, "Surveillance mixed up two accounts.", cora)
+    assert decisions.dismiss(investigation, "Surveillance mixed up two accounts.", cora) == decisions.PROPOSED
     db.session.commit()
+    assert db.session.get(Institution, user.institution_id).status == "frozen", "dismissal is against the default"
+    assert ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason == "key_frozen"
+    confirmed(investigation)
     assert db.session.get(Institution, user.institution_id).status == "active"
     assert db.session.get(ApiKey, issued.key.id).status == "active"
     assert ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason == "ok"
@@ -303,5 +317,25 @@ def test_a_restricted_institution_cannot_apply_again(app):
     cora = officer()
     decisions.restrict(claimed(recorded.investigation, cora), "Malicious arbitrage.", cora)
     db.session.commit()
+    confirmed(recorded.investigation)
     with pytest.raises(OperationRefused, match="permanently restricted"):
         start_application(user)
+
+
+def test_jobs_asked_for_before_a_report_in_the_same_transaction_run_after_it_commits(app):
+    """The intake's savepoint (begin_nested) used to count as a commit for the job outbox: a job asked for
+    earlier in the transaction (as seed-demo's approval letters were) ran before its row was committed and
+    was never run again."""
+    from onboarding.jobs import DONE, OutboxJob
+    from onboarding.letters.notices import request_notice
+
+    user = granted_institution()
+    hmac_key(user)
+    earlier = request_notice(user.institution_id, "restriction", reference="EARLIER-1",
+                             details={"effective_on": "1 December 2026", "extended_from": None})
+    report_violation(report(user.institution_id), reporter="token:test")
+    db.session.commit()
+    db.session.rollback()
+    jobs = db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)).all()
+    assert [job.state for job in jobs] == [DONE] * len(jobs) and len(jobs) >= 2
+    assert db.session.get(type(earlier), earlier.id).rendered_at is not None

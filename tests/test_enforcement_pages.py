@@ -26,7 +26,7 @@ from onboarding.screening.models import LinkSignal
 from .conftest import csrf_token_from, submit_form
 from .factories import granted_institution
 from .test_dashboard import sign_in_staff
-from .test_enforcement import claimed, frozen_case, officer, report
+from .test_enforcement import claimed, confirmed, frozen_case, officer, report
 from .test_keys import ORDER, ask, hmac_key, signed
 from .test_keys_pages import field_error
 from .test_keys_pages import sign_in as sign_in_applicant
@@ -175,12 +175,14 @@ def test_a_document_reviewer_sees_the_case_but_cannot_claim_or_decide(app):
     assert state(investigation_id, user.institution_id, issued.key.id) == before
 
 
-@pytest.mark.parametrize(("action", "flash", "outcome"), [
-    ("dismiss", "Investigation dismissed", ("dismissed", "active", "active")),
-    ("reinstatable", "Reinstatement offered", ("awaiting_agreement", "frozen", "frozen")),
-    ("restrict", "permanently restricted", ("restricted", "restricted", "revoked")),
+@pytest.mark.parametrize(("action", "flash", "outcome", "four_eyes"), [
+    ("dismiss", "Investigation dismissed", ("dismissed", "active", "active"), True),
+    ("reinstatable", "Reinstatement offered", ("awaiting_agreement", "frozen", "frozen"), False),
+    ("restrict", "permanently restricted", ("restricted", "restricted", "revoked"), True),
 ])
-def test_a_compliance_officer_claims_and_decides(app, action, flash, outcome):
+def test_a_compliance_officer_claims_and_decides(app, action, flash, outcome, four_eyes):
+    """A first, minor case: reinstatement is the default and takes effect at once; dismissal or
+    restriction goes against it and waits for a second officer's confirmation."""
     user = granted_institution()
     issued, recorded = frozen_case(user)
     investigation_id = recorded.investigation.id
@@ -190,17 +192,55 @@ def test_a_compliance_officer_claims_and_decides(app, action, flash, outcome):
     page = client.get(case_url(investigation_id)).get_data(as_text=True)
     assert "The investigation is assigned to you." in page and "Cora Compliance</strong> (you)" in page
     assert "Dismiss and unfreeze" in page and "Offer reinstatement" in page and "Restrict permanently" in page
+    assert "Default outcome: <strong>Offer reinstatement" in page
 
     response = post_case(client, investigation_id, action, {"reason": "Looked at the order log with the desk."})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
+    if four_eyes:
+        assert "Recorded as proposed: It departs from the default outcome" in page
+        assert "Proposed, waiting for a second officer" in page and "Looked at the order log" in page
+        assert "You proposed this decision: a different compliance officer must confirm it" in page
+        assert state(investigation_id, user.institution_id, issued.key.id)[3:] == ("frozen", "frozen")
+        refused = post_case(client, investigation_id, "confirm")
+        assert refused.status_code == 422
+        assert "You proposed this decision: a different compliance officer must confirm it." in \
+            refused.get_data(as_text=True)
+        assert state(investigation_id, user.institution_id, issued.key.id)[3:] == ("frozen", "frozen")
+        second = compliance_client(app, "otto@exchange.example", "Otto Officer")
+        response = post_case(second, investigation_id, "confirm")
+        assert response.status_code == 303
+        page = second.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Confirmed." in page and "confirmed by Otto Officer" in page
     assert flash in page and "Looked at the order log with the desk." in page
     still_unresolved = outcome[0] == "awaiting_agreement"
+    page = client.get(case_url(investigation_id)).get_data(as_text=True)
     assert ("Restrict permanently</button>" in page) == still_unresolved, "restriction stays open while unresolved"
     assert "Dismiss and unfreeze" not in page
     status, _, _, institution_status, key_status = state(investigation_id, user.institution_id, issued.key.id)
     assert (status, institution_status, key_status) == outcome
     assert post_case(client, investigation_id, "dismiss", {"reason": "Again"}).status_code == 422, "decided once"
+
+
+def test_a_proposal_sent_back_reopens_the_case_with_its_reason(app):
+    user = granted_institution()
+    issued, recorded = frozen_case(user)
+    investigation_id = recorded.investigation.id
+    client = compliance_client(app)
+    post_case(client, investigation_id, "claim")
+    post_case(client, investigation_id, "dismiss", {"reason": "Desk says it was a test account."})
+    second = compliance_client(app, "otto@exchange.example", "Otto Officer")
+    before = state(investigation_id, user.institution_id, issued.key.id)
+    empty = post_case(second, investigation_id, "send-back", {"reason": "  "})
+    assert empty.status_code == 422 and field_error(empty.get_data(as_text=True), "send_back-reason") == \
+        "Give the reason for the decision."
+    assert state(investigation_id, user.institution_id, issued.key.id) == before
+    response = post_case(second, investigation_id, "send-back", {"reason": "The log shows live orders."})
+    assert response.status_code == 303
+    page = client.get(case_url(investigation_id)).get_data(as_text=True)
+    assert "sent back by Otto Officer" in page and "The log shows live orders." in page
+    assert "Dismiss and unfreeze" in page, "the officer decides again"
+    assert state(investigation_id, user.institution_id, issued.key.id)[3:] == ("frozen", "frozen")
 
 
 def test_a_decision_without_a_reason_keeps_the_page_and_changes_nothing(app):
@@ -423,6 +463,7 @@ def test_a_restricted_institution_sees_the_notice(app):
     cora = officer()
     decisions.restrict(claimed(recorded.investigation, cora), "INTERNAL: second offence.", cora)
     db.session.commit()
+    confirmed(recorded.investigation)
     client = app.test_client()
     sign_in_applicant(client)
     page = client.get("/institution/keys").get_data(as_text=True)

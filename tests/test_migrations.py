@@ -28,7 +28,7 @@ EXPECTED_TABLES = {
     "rule_versions", "agreements", "check_results", "sanctions_lists", "sanctions_entries", "sanctions_aliases",
     "screening_hits", "link_signals", "case_notes", "change_requests", "qualification_reviews", "approval_letters",
     "access_grants", "allowlist_changes", "api_keys", "api_key_events", "api_key_usage", "seen_signatures",
-    "service_tokens", "investigations", "violations",
+    "service_tokens", "investigations", "violations", "investigation_proposals", "notices", "referrals",
 }
 
 

@@ -24,6 +24,7 @@ from wtforms.validators import URL, Length, Optional, ValidationError
 from ..countries import countries
 from ..forms import Between, FiniteDecimalField, LinesField, MultiCheckboxField, WholeNumberField, choices
 from ..institutions.access import SCOPES
+from ..institutions.referral_codes import institution_from_code
 from ..ipaddresses import AllowlistError, parse_allowlist
 
 
@@ -134,6 +135,26 @@ class CompanyForm(StepForm):
                               choices=choices([("yes", "Yes"), ("no", "No")]), validators=[Optional()])
     regulator = StringField("Regulator", validators=[Optional(), Length(max=200)])
     licence_number = StringField("Licence number", validators=[Optional(), Length(max=100)])
+    referral_code = StringField("Referral code (optional)", validators=[Optional(), Length(max=40)],
+                                description="If an institution already trading with us introduced you, the code "
+                                            "it gave you, e.g. AAM-K3QZ7XWA.")
+    # The applicant's own institution, set by the page: its own code cannot refer it.
+    own_institution_id: int | None = None
+    referrer_id: int | None = None
+
+    def validate_referral_code(self, field):
+        typed = (field.data or "").strip()
+        if not typed:
+            self.referrer_id = None
+            return
+        referrer = institution_from_code(typed, active_only=False)
+        if referrer is not None and referrer.id == self.own_institution_id:
+            raise ValidationError("This is your own institution's referral code: an institution cannot refer "
+                                  "itself. Leave the field empty or enter the code of the firm that introduced you.")
+        if referrer is None or referrer.status != "active":
+            raise ValidationError("No active institution has this referral code: check it with the firm that gave "
+                                  "it to you, or leave the field empty.")
+        self.referrer_id = referrer.id
 
     required = {
         "legal_name": "Enter the company's legal name.",
@@ -161,6 +182,7 @@ class CompanyForm(StepForm):
             "business_address", "website", "regulator", "licence_number")}
         data["trading_names"] = self.trading_names.data or []
         data["is_regulated"] = {"yes": True, "no": False}.get(self.is_regulated.data)
+        data["referred_by_institution_id"] = self.referrer_id
         return data
 
 

@@ -100,6 +100,8 @@ class Application(db.Model):
     is_regulated: Mapped[bool | None]
     regulator: Mapped[str | None] = mapped_column(String(200))
     licence_number: Mapped[str | None] = mapped_column(String(100))
+    # The institution whose referral code the applicant gave (checked when saved; see the referrals part).
+    referred_by_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
 
     # Step 3: market-making profile and requested access (DESIGN 4.7).
     mm_experience_years: Mapped[int | None]

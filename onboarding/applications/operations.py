@@ -26,6 +26,7 @@ from .states import TRANSITIONS, Actor, TransitionRefused, current_rules_agreed,
 COMPANY_FIELDS = (
     "legal_name", "trading_names", "registration_number", "jurisdiction", "incorporation_date", "lei",
     "registered_address", "business_address", "website", "is_regulated", "regulator", "licence_number",
+    "referred_by_institution_id",
 )
 PROFILE_FIELDS = (
     "mm_experience_years", "mm_venues", "volume_30d_usd", "capital_usd", "pairs", "max_spread_bps",

@@ -10,6 +10,7 @@ from flask_login import current_user
 from ..db import db
 from ..forms import ConfirmForm
 from ..institutions.access import SCOPES
+from ..institutions.referral_codes import referral_code
 from ..security import applicant_required
 from . import operations as ops
 from .completeness import STEPS, step_status
@@ -48,9 +49,12 @@ def start():
 def company():
     application = current_application()
     form = CompanyForm(obj=None if request.method == "POST" else application)
+    form.own_institution_id = application.institution_id
     if request.method == "GET":
         form.is_regulated.data = {True: "yes", False: "no"}.get(application.is_regulated)
         form.trading_names.data = application.trading_names
+        form.referral_code.data = referral_code(application.referred_by_institution_id) \
+            if application.referred_by_institution_id else ""
     if form.validate_on_submit() and (not form.completing or form.check_complete()):
         saved = attempt(lambda: ops.save_company(application, form.values(), complete=form.completing), form=form)
         if saved and commit_or_explain():

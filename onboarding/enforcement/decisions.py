@@ -5,7 +5,14 @@ through their own parts.
 - dismiss: the report was unfounded; keys and institution unfreeze.
 - reinstatable: a first, non-malicious violation without significant impact; the institution must agree
   to the current risk-control rules, then everything unfreezes.
-- restrict: every key revoked, the institution restricted for good."""
+- restrict: every key revoked, the institution restricted for good; optionally extended to institutions
+  linked to it by confirmed signals, each restricted through institutions/status.py.
+
+Four eyes: the default outcome is restriction when there is an earlier confirmed violation (by the
+institution or one linked to it), else the outcome the policy allows (reinstatement for a first, minor,
+non-malicious case; restriction otherwise). A decision against the default, or a restriction extended to
+linked institutions, is recorded as a proposal and takes effect only when a different compliance officer
+confirms it."""
 
 from __future__ import annotations
 
@@ -24,16 +31,20 @@ from ..keys.status import revoke_institution_keys, unfreeze_institution_keys
 from ..notifications.operations import queue_email
 from .models import (
     AWAITING_AGREEMENT,
-    CATEGORIES,
+    CONFIRMED,
     DISMISSED,
     OPEN,
+    OUTCOMES,
+    PENDING,
     REINSTATED,
     RESTRICTED,
+    SENT_BACK,
     UNRESOLVED,
+    DecisionProposal,
     Investigation,
-    Violation,
 )
-from .queries import earlier_confirmed_violations, violations_of
+from .notices import reinstatement_notice, restriction_notice
+from .queries import earlier_confirmed_violations, linked_institution_ids, pending_proposal, violations_of
 
 COMPLIANCE = "compliance"
 STALE = ("This investigation changed after you opened it (a new report, or another officer acted). Nothing "
@@ -104,6 +115,115 @@ def reinstatement_refusal(investigation: Investigation) -> str | None:
     return None
 
 
+DISMISS, REINSTATABLE, RESTRICT = "dismiss", "reinstatable", "restrict"
+# What each outcome does once decided; the proposal is shown with the same words.
+PROPOSED = "proposed"
+
+
+def default_outcome(investigation: Investigation) -> str:
+    """Restriction after an earlier confirmed violation (or where the first-offence outcome is ruled
+    out), else reinstatement: deciding anything else needs a second officer."""
+    return REINSTATABLE if reinstatement_refusal(investigation) is None else RESTRICT
+
+
+def restrictable_linked(investigation: Investigation) -> list[Institution]:
+    """Institutions linked to this one by a confirmed signal that a restriction may be extended to (those
+    holding access; a prospect has nothing to restrict, a restricted one is already final)."""
+    ids = linked_institution_ids(investigation.institution_id)
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Institution).where(Institution.id.in_(ids),
+                                                             Institution.status.in_((ACTIVE, FROZEN)))
+                                   .order_by(Institution.legal_name, Institution.id)))
+
+
+def why_four_eyes(investigation: Investigation, outcome: str, extend_to: list[int]) -> str | None:
+    """Why this decision needs a second compliance officer, or None when the deciding officer's word is
+    enough."""
+    reasons = []
+    default = default_outcome(investigation)
+    if outcome != default:
+        reasons.append(f"it departs from the default outcome ({OUTCOMES[default].split(' (')[0].lower()})")
+    if extend_to:
+        reasons.append(f"it extends the restriction to {len(extend_to)} linked institution"
+                       f"{'' if len(extend_to) == 1 else 's'}")
+    return " and ".join(reasons) or None
+
+
+def _no_pending(investigation: Investigation) -> None:
+    if pending_proposal(investigation.id) is not None:
+        raise DecisionRefused("A decision on this case is waiting for a second compliance officer's confirmation: "
+                              "it must be confirmed or sent back first.")
+
+
+def _extension(investigation: Investigation, extend_to) -> list[int]:
+    """The linked institutions named on the form, each checked to be restrictable now."""
+    wanted = sorted({int(i) for i in extend_to or ()})
+    allowed = {i.id for i in restrictable_linked(investigation)}
+    for ident in wanted:
+        if ident not in allowed:
+            raise DecisionRefused("The restriction can be extended only to institutions linked by a confirmed "
+                                  "signal that still hold access: reload the case and choose again.",
+                                  field="extend_to")
+    return wanted
+
+
+def _settle(investigation: Investigation, outcome: str, reason: str, user: User, extend_to: list[int]) -> str:
+    """Carry out the decision, or record it as proposed when it needs a second officer. Returns the
+    outcome, or PROPOSED."""
+    why = why_four_eyes(investigation, outcome, extend_to)
+    if why is None:
+        APPLY[outcome](investigation, reason, user, extend_to)
+        return outcome
+    proposal = DecisionProposal(investigation_id=investigation.id, outcome=outcome, reason=reason,
+                                extend_to=extend_to, why_four_eyes=why, proposed_by_id=user.id, status=PENDING)
+    db.session.add(proposal)
+    investigation.version += 1
+    db.session.flush()
+    record("investigation.proposed", "institution", investigation.institution_id,
+           {"investigation_id": investigation.id, "proposal_id": proposal.id, "outcome": outcome,
+            "reason": reason, "extend_to": extend_to, "why_four_eyes": why})
+    return PROPOSED
+
+
+def confirm_proposal(investigation: Investigation, user: User) -> str:
+    """A second compliance officer confirms the pending proposal; it takes effect now."""
+    _require_officer(investigation, user, assigned=False)
+    proposal = pending_proposal(investigation.id)
+    if proposal is None:
+        raise DecisionRefused("No decision on this case is waiting for confirmation.")
+    if proposal.proposed_by_id == user.id:
+        raise DecisionRefused("You proposed this decision: a different compliance officer must confirm it.")
+    # The case may have moved on since the proposal (the policy is checked again as it is now).
+    if proposal.outcome == REINSTATABLE and (refusal := reinstatement_refusal(investigation)):
+        raise DecisionRefused(refusal)
+    extend_to = _extension(investigation, proposal.extend_to) if proposal.outcome == RESTRICT else []
+    proposal.status, proposal.answered_by_id, proposal.answered_at = CONFIRMED, user.id, utcnow()
+    record("investigation.confirmed", "institution", investigation.institution_id,
+           {"investigation_id": investigation.id, "proposal_id": proposal.id, "outcome": proposal.outcome,
+            "proposed_by_id": proposal.proposed_by_id})
+    proposer = db.session.get(User, proposal.proposed_by_id)
+    APPLY[proposal.outcome](investigation, proposal.reason, proposer, extend_to)
+    return proposal.outcome
+
+
+def send_back(investigation: Investigation, reason: str | None, user: User) -> None:
+    """A second compliance officer refuses the proposal; the case is open for a new decision."""
+    _require_officer(investigation, user, assigned=False)
+    proposal = pending_proposal(investigation.id)
+    if proposal is None:
+        raise DecisionRefused("No decision on this case is waiting for confirmation.")
+    if proposal.proposed_by_id == user.id:
+        raise DecisionRefused("You proposed this decision: a different compliance officer must answer it.")
+    reason = _reason(reason)
+    proposal.status, proposal.answered_by_id, proposal.answered_at = SENT_BACK, user.id, utcnow()
+    proposal.answer_reason = reason
+    investigation.version += 1
+    record("investigation.sent_back", "institution", investigation.institution_id,
+           {"investigation_id": investigation.id, "proposal_id": proposal.id, "outcome": proposal.outcome,
+            "reason": reason})
+
+
 def _decide(investigation: Investigation, status: str, reason: str, user: User) -> None:
     investigation.status = status
     investigation.decided_at, investigation.decided_by_id, investigation.decision_reason = utcnow(), user.id, reason
@@ -112,45 +232,78 @@ def _decide(investigation: Investigation, status: str, reason: str, user: User) 
            {"investigation_id": investigation.id, "reason": reason})
 
 
-def dismiss(investigation: Investigation, reason: str | None, user: User) -> None:
+def dismiss(investigation: Investigation, reason: str | None, user: User) -> str:
     _require_officer(investigation, user)
     if investigation.status != OPEN:
         raise DecisionRefused("Only an open investigation can be dismissed.")
+    _no_pending(investigation)
+    return _settle(investigation, DISMISS, _reason(reason), user, [])
+
+
+def offer_reinstatement(investigation: Investigation, reason: str | None, user: User) -> str:
+    _require_officer(investigation, user)
+    if investigation.status != OPEN:
+        raise DecisionRefused("Only an open investigation can be decided.")
+    _no_pending(investigation)
+    refusal = reinstatement_refusal(investigation)
+    if refusal:
+        raise DecisionRefused(refusal)
+    if current_rules(RISK_CONTROL) is None:
+        raise DecisionRefused("No risk-control rules are published: publish them before offering reinstatement.")
+    return _settle(investigation, REINSTATABLE, _reason(reason), user, [])
+
+
+def restrict(investigation: Investigation, reason: str | None, user: User, extend_to=()) -> str:
+    _require_officer(investigation, user)
+    if investigation.status not in UNRESOLVED:
+        raise DecisionRefused("This investigation is already decided.")
+    _no_pending(investigation)
     reason = _reason(reason)
+    return _settle(investigation, RESTRICT, reason, user, _extension(investigation, extend_to))
+
+
+def _apply_dismiss(investigation: Investigation, reason: str, user: User, _extend_to: list[int]) -> None:
     _decide(investigation, DISMISSED, reason, user)
     _unfreeze(investigation, f"Investigation {investigation.id} dismissed", user)
     _tell(investigation, "The report about your API access was dismissed",
           "After review, the report was found unfounded. Your API access and keys work again.")
 
 
-def offer_reinstatement(investigation: Investigation, reason: str | None, user: User) -> None:
-    _require_officer(investigation, user)
-    if investigation.status != OPEN:
-        raise DecisionRefused("Only an open investigation can be decided.")
-    refusal = reinstatement_refusal(investigation)
-    if refusal:
-        raise DecisionRefused(refusal)
-    if current_rules(RISK_CONTROL) is None:
-        raise DecisionRefused("No risk-control rules are published: publish them before offering reinstatement.")
-    reason = _reason(reason)
+def _apply_reinstatable(investigation: Investigation, reason: str, user: User, _extend_to: list[int]) -> None:
     _decide(investigation, AWAITING_AGREEMENT, reason, user)
     _tell(investigation, "Your API access can be restored",
           "This is treated as a first violation. Sign in, read the current risk-control rules and agree to "
           "them: your API access and keys are restored as soon as you do.")
 
 
-def restrict(investigation: Investigation, reason: str | None, user: User) -> None:
-    _require_officer(investigation, user)
-    if investigation.status not in UNRESOLVED:
-        raise DecisionRefused("This investigation is already decided.")
-    reason = _reason(reason)
+def _apply_restrict(investigation: Investigation, reason: str, user: User, extend_to: list[int]) -> None:
     _decide(investigation, RESTRICTED, reason, user)
     institution = db.session.get(Institution, investigation.institution_id)
-    revoke_institution_keys(institution.id, reason=f"Investigation {investigation.id}: permanent restriction",
-                            actor_id=user.id)
+    # The keys' reason is seen by the institution on its keys page: never the officer's internal reason.
+    _restrict_institution(institution, reason=reason, user=user, details={"investigation_id": investigation.id},
+                          key_reason=f"Investigation {investigation.id}: permanent restriction")
+    restriction_notice(institution.id, investigation)
+    for ident in extend_to:
+        other = db.session.scalar(select(Institution).where(Institution.id == ident).with_for_update())
+        _restrict_institution(
+            other, reason=f"Restriction of {institution.legal_name} (investigation {investigation.id}) extended to "
+                          f"a linked institution: {reason}", user=user,
+            details={"investigation_id": investigation.id, "extended_from_institution_id": institution.id},
+            key_reason="Permanent restriction extended from a linked institution")
+        restriction_notice(other.id, investigation, extended_from=institution.legal_name)
+    if extend_to:
+        record("investigation.restriction_extended", "institution", institution.id,
+               {"investigation_id": investigation.id, "institution_ids": extend_to})
+
+
+def _restrict_institution(institution: Institution, *, reason: str, user: User, details: dict,
+                          key_reason: str) -> None:
+    revoke_institution_keys(institution.id, reason=key_reason, actor_id=user.id)
     if institution.status != INSTITUTION_RESTRICTED:
-        change_status(institution, INSTITUTION_RESTRICTED, reason=reason,
-                      details={"investigation_id": investigation.id})
+        change_status(institution, INSTITUTION_RESTRICTED, reason=reason, details=details)
+
+
+APPLY = {DISMISS: _apply_dismiss, REINSTATABLE: _apply_reinstatable, RESTRICT: _apply_restrict}
 
 
 def reinstate(investigation: Investigation, *, user: User, rules_version_id: int, shown_sha256: str,
@@ -172,6 +325,7 @@ def reinstate(investigation: Investigation, *, user: User, rules_version_id: int
     record("investigation.reinstated", "institution", investigation.institution_id,
            {"investigation_id": investigation.id, "agreement_id": agreement.id, "rules_version": rules.version})
     _unfreeze(investigation, f"Investigation {investigation.id}: risk-control rules agreed", user)
+    reinstatement_notice(investigation, agreement, rules)
 
 
 def _unfreeze(investigation: Investigation, reason: str, user: User) -> None:
@@ -190,8 +344,3 @@ def _tell(investigation: Investigation, subject: str, headline: str) -> None:
         if person.is_active and person.email_verified_at is not None:
             queue_email(person.email, "institution_status", subject, name=person.full_name, headline=headline,
                         next_steps="Your institution's page shows the case and what happens next.")
-
-
-def report_summary(violation: Violation) -> str:
-    """What the institution may see of a report: the category and when; never notes or evidence."""
-    return f"{CATEGORIES[violation.category]}, observed {violation.observed_at:%d %b %Y %H:%M} UTC"

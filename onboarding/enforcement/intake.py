@@ -19,6 +19,7 @@ from ..institutions.status import change_status
 from ..keys.models import ApiKey
 from ..keys.status import freeze_institution_keys
 from .models import CATEGORIES, IMPACTS, OPEN, UNRESOLVED, Investigation, Violation
+from .notices import freeze_notice
 
 INVESTIGATION_DAYS = 3  # how long compliance has for a case before it shows as overdue
 
@@ -129,6 +130,7 @@ def report_violation(report: Report, *, reporter: str) -> Recorded:
     frozen = freeze_institution_keys(institution.id, reason=reason)
     if institution.status == ACTIVE:
         change_status(institution, FROZEN, reason=reason, details={"violation_id": violation.id})
+        freeze_notice(investigation, [violation])
     record("violation.reported", "institution", institution.id, {
         "violation_id": violation.id, "investigation_id": investigation.id, "category": report.category,
         "market_impact": report.market_impact, "malicious": report.malicious, "reporter": reporter,

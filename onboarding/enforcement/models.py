@@ -75,3 +75,32 @@ class Violation(db.Model):
     reporter: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str] = mapped_column(String(100))
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Four eyes: a decision against the default outcome, or a restriction extended to linked institutions,
+# is first a proposal a second compliance officer confirms or sends back.
+PENDING, CONFIRMED, SENT_BACK = "pending", "confirmed", "sent_back"
+OUTCOMES = {"dismiss": "Dismiss (the report was unfounded)", "reinstatable": "Offer reinstatement (first offence)",
+            "restrict": "Restrict permanently"}
+
+
+class DecisionProposal(db.Model):
+    """A decision recorded as proposed, waiting for a different compliance officer. At most one is
+    pending per investigation; written only by `enforcement.decisions`."""
+
+    __tablename__ = "investigation_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    investigation_id: Mapped[int] = mapped_column(ForeignKey("investigations.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # a key of OUTCOMES
+    reason: Mapped[str] = mapped_column(Text)
+    # Institutions (ids) the restriction is extended to; linked to this one by confirmed signals.
+    extend_to: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
+    # Why a second officer is needed, in words shown on the case page.
+    why_four_eyes: Mapped[str] = mapped_column(Text)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default=PENDING)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None]
+    answer_reason: Mapped[str | None] = mapped_column(Text)

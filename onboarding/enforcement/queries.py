@@ -8,7 +8,7 @@ from ..applications.models import Application
 from ..db import db
 from ..institutions.models import Institution
 from ..screening.models import CONFIRMED, LinkSignal
-from .models import CONFIRMED_OUTCOMES, UNRESOLVED, Investigation, Violation
+from .models import CONFIRMED_OUTCOMES, PENDING, UNRESOLVED, DecisionProposal, Investigation, Violation
 
 
 def violations_of(investigation: Investigation) -> list[Violation]:
@@ -52,3 +52,21 @@ def compliance_queue(*, mine: int | None = None, search: str | None = None) -> l
     if search:
         query = query.where(or_(Institution.legal_name.ilike(f"%{search}%")))
     return list(db.session.execute(query.order_by(Investigation.due_at, Investigation.id)).all())
+
+
+def pending_proposal(investigation_id: int) -> DecisionProposal | None:
+    return db.session.scalar(select(DecisionProposal).where(DecisionProposal.investigation_id == investigation_id,
+                                                            DecisionProposal.status == PENDING))
+
+
+def proposals_of(investigation_id: int) -> list[DecisionProposal]:
+    return list(db.session.scalars(select(DecisionProposal).where(
+        DecisionProposal.investigation_id == investigation_id).order_by(DecisionProposal.id.desc())))
+
+
+def awaiting_confirmation(investigation_ids) -> set[int]:
+    """Which of these investigations have a decision waiting for a second officer."""
+    if not investigation_ids:
+        return set()
+    return set(db.session.scalars(select(DecisionProposal.investigation_id).where(
+        DecisionProposal.investigation_id.in_(list(investigation_ids)), DecisionProposal.status == PENDING)))

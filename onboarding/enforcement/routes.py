@@ -28,17 +28,39 @@ from ..institutions.status import HOLDS_ACCESS
 from ..institutions.status import STATUS_LABELS as INSTITUTION_STATUS_LABELS
 from ..keys.models import STATUS_LABELS as KEY_STATUS_LABELS
 from ..keys.queries import keys_of, last_ips, recent_decisions
+from ..letters.models import NOTICE_KINDS
+from ..letters.notices import notices_of
 from ..security import applicant_required, client_ip, roles_required
 from . import decisions
-from .decisions import COMPLIANCE, lock_investigation, reinstatement_refusal, report_summary
+from .decisions import (
+    COMPLIANCE,
+    PROPOSED,
+    default_outcome,
+    lock_investigation,
+    reinstatement_refusal,
+    restrictable_linked,
+)
 from .forms import CaseForm, ReinstatementForm, ViolationForm
 from .intake import Report, report_violation
-from .models import AWAITING_AGREEMENT, CATEGORIES, IMPACTS, OPEN, STATUS_LABELS, Investigation, Violation
+from .models import (
+    AWAITING_AGREEMENT,
+    CATEGORIES,
+    IMPACTS,
+    OPEN,
+    OUTCOMES,
+    STATUS_LABELS,
+    Investigation,
+    Violation,
+)
+from .notices import report_summary
 from .queries import (
+    awaiting_confirmation,
     compliance_queue,
     earlier_confirmed_violations,
     history_of,
     linked_institution_ids,
+    pending_proposal,
+    proposals_of,
     unresolved_investigation,
     violations_of,
 )
@@ -90,7 +112,9 @@ def enforcement_banner():
     except SQLAlchemyError:
         # An error page shown after a failed statement must still render; it goes without the banner.
         return {}
-    return {"enforcement_banner": banner} if banner else {}
+    context = {"enforcement_notices": lambda: notices_of(current_user.institution_id),
+               "notice_kinds": NOTICE_KINDS}
+    return {**context, "enforcement_banner": banner} if banner else context
 
 
 # --- staff: the compliance queue -------------------------------------------------------------------
@@ -130,12 +154,14 @@ def queue():
     now = utcnow()
     counts = {"open": sum(inv.status == OPEN for inv, _ in everything),
               "awaiting": sum(inv.status == AWAITING_AGREEMENT for inv, _ in everything),
-              "overdue": sum(is_overdue(inv, now) for inv, _ in everything)}
+              "overdue": sum(is_overdue(inv, now) for inv, _ in everything),
+              "confirmation": len(awaiting_confirmation([inv.id for inv, _ in everything]))}
     firsts, report_counts = first_reports([inv.id for inv, _ in rows])
     return render_template(
         "enforcement/queue.html", rows=rows, counts=counts, firsts=firsts, report_counts=report_counts,
         people=names_of(inv.assignee_id for inv, _ in rows),
-        overdue={inv.id for inv, _ in rows if is_overdue(inv, now)}, show=show, search=search, now=now,
+        overdue={inv.id for inv, _ in rows if is_overdue(inv, now)}, show=show,
+        to_confirm=awaiting_confirmation([inv.id for inv, _ in rows]), search=search, now=now,
         short_labels=SHORT_LABELS, categories=CATEGORIES, impacts=IMPACTS, officer=current_user.has_role(COMPLIANCE))
 
 
@@ -173,8 +199,11 @@ def render_case(investigation: Investigation, *, status: int = 200, posted: dict
         .order_by(AuditEvent.id.desc()).limit(TIMELINE_LIMIT)).all()
     staff_reporters = {int(ident) for kind, _, ident in (v.reporter.partition(":") for v in reports)
                        if kind == "staff" and ident.isdigit()}
+    proposals = proposals_of(investigation.id)
     people = names_of({investigation.assignee_id, investigation.decided_by_id, *staff_reporters,
-                       *(i.decided_by_id for i in history)})
+                       *(i.decided_by_id for i in history), *(p.proposed_by_id for p in proposals),
+                       *(p.answered_by_id for p in proposals)})
+    unresolved = investigation.status in (OPEN, AWAITING_AGREEMENT)
     me = current_user._get_current_object()
     return render_template(
         "enforcement/case.html", investigation=investigation, institution=institution, reports=reports,
@@ -188,7 +217,12 @@ def render_case(investigation: Investigation, *, status: int = 200, posted: dict
         officer=me.has_role(COMPLIANCE), is_assignee=investigation.assignee_id == me.id,
         posted=posted or {}, posted_form=posted_form, error=error, status_labels=STATUS_LABELS,
         short_labels=SHORT_LABELS, categories=CATEGORIES, impacts=IMPACTS, key_status_labels=KEY_STATUS_LABELS,
-        institution_status_labels=INSTITUTION_STATUS_LABELS,
+        institution_status_labels=INSTITUTION_STATUS_LABELS, proposals=proposals,
+        notices=notices_of(institution.id), notice_kinds=NOTICE_KINDS,
+        proposal=pending_proposal(investigation.id) if unresolved else None, outcomes=OUTCOMES,
+        default=default_outcome(investigation) if unresolved else None,
+        restrictable=restrictable_linked(investigation) if unresolved else [],
+        posted_extend_to=set(request.form.getlist("extend_to")) if posted else set(),
     ), status
 
 
@@ -240,12 +274,36 @@ def claim(investigation_id: int):
     return _act(investigation_id, "claim", run, check_version=False)
 
 
+PROPOSED_MESSAGE = ("Recorded as proposed: {why}, so a second compliance officer must confirm it before it "
+                    "takes effect. Nothing has changed for the institution yet.")
+DONE_MESSAGES = {
+    "dismiss": "Investigation dismissed: the institution's access and keys are restored, and it is told.",
+    "reinstatable": ("Reinstatement offered: the institution regains access as soon as it agrees to the "
+                     "risk-control rules. It is told by e-mail."),
+    "restrict": "The institution is permanently restricted: every key is revoked, and it is told.",
+}
+
+
+def settled_message(investigation: Investigation, outcome: str) -> str:
+    if outcome == PROPOSED:
+        return PROPOSED_MESSAGE.format(why=pending_proposal(investigation.id).why_four_eyes.capitalize())
+    return DONE_MESSAGES[outcome]
+
+
+def linked_choices(values: list[str]) -> list[int]:
+    """The linked institutions ticked on the restriction form; anything that is not an id is refused."""
+    chosen = [whole_number(v) for v in values]
+    if any(c is None for c in chosen):
+        raise decisions.DecisionRefused("Choose linked institutions from the list.", field="extend_to")
+    return chosen
+
+
 @bp.post(f"{CASE}/dismiss")
 @roles_required(COMPLIANCE)
 def dismiss(investigation_id: int):
     def run(investigation):
-        decisions.dismiss(investigation, request.form.get("reason"), current_user._get_current_object())
-        return "Investigation dismissed: the institution's access and keys are restored, and it is told."
+        outcome = decisions.dismiss(investigation, request.form.get("reason"), current_user._get_current_object())
+        return settled_message(investigation, outcome)
     return _act(investigation_id, "dismiss", run)
 
 
@@ -253,9 +311,9 @@ def dismiss(investigation_id: int):
 @roles_required(COMPLIANCE)
 def reinstatable(investigation_id: int):
     def run(investigation):
-        decisions.offer_reinstatement(investigation, request.form.get("reason"), current_user._get_current_object())
-        return ("Reinstatement offered: the institution regains access as soon as it agrees to the risk-control "
-                "rules. It is told by e-mail.")
+        outcome = decisions.offer_reinstatement(investigation, request.form.get("reason"),
+                                                current_user._get_current_object())
+        return settled_message(investigation, outcome)
     return _act(investigation_id, "reinstatable", run)
 
 
@@ -263,9 +321,32 @@ def reinstatable(investigation_id: int):
 @roles_required(COMPLIANCE)
 def restrict(investigation_id: int):
     def run(investigation):
-        decisions.restrict(investigation, request.form.get("reason"), current_user._get_current_object())
-        return "The institution is permanently restricted: every key is revoked, and it is told."
+        outcome = decisions.restrict(investigation, request.form.get("reason"), current_user._get_current_object(),
+                                     extend_to=linked_choices(request.form.getlist("extend_to")))
+        message = settled_message(investigation, outcome)
+        extended = request.form.getlist("extend_to")
+        if outcome != PROPOSED and extended:
+            message += f" The restriction extends to {len(extended)} linked institution(s)."
+        return message
     return _act(investigation_id, "restrict", run)
+
+
+@bp.post(f"{CASE}/confirm")
+@roles_required(COMPLIANCE)
+def confirm(investigation_id: int):
+    def run(investigation):
+        outcome = decisions.confirm_proposal(investigation, current_user._get_current_object())
+        return "Confirmed. " + DONE_MESSAGES[outcome]
+    return _act(investigation_id, "confirm", run)
+
+
+@bp.post(f"{CASE}/send-back")
+@roles_required(COMPLIANCE)
+def send_back(investigation_id: int):
+    def run(investigation):
+        decisions.send_back(investigation, request.form.get("reason"), current_user._get_current_object())
+        return "The proposal is sent back: the case is open for a new decision, and the reason is on it."
+    return _act(investigation_id, "send_back", run)
 
 
 # --- staff: a report by hand -----------------------------------------------------------------------
@@ -291,6 +372,10 @@ def refusal_on(form, refusal: OperationRefused) -> None:
 def new_violation():
     form = ViolationForm()
     form.institution_id.choices = institution_choices()
+    if not form.is_submitted():
+        # Linked from elsewhere (e.g. a held referral): the institution and category chosen already.
+        form.institution_id.data = request.args.get("institution_id", "")[:12]
+        form.category.data = request.args.get("category", "") if request.args.get("category") in CATEGORIES else ""
     if not form.validate_on_submit():
         return render_template("enforcement/new_violation.html", form=form), 422 if form.is_submitted() else 200
     report = Report(institution_id=int(form.institution_id.data), key_public_id=(form.key_id.data or "").strip()

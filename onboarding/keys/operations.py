@@ -94,6 +94,9 @@ def _expiry(expires_on, *, read_only_without_list: bool) -> datetime | None:
 
 def create_key(institution: Institution, *, kind: str, label: str | None, scopes, ip_allowlist, expires_on=None,
                public_key: str | None = None, user_id: int, replaces: ApiKey | None = None) -> IssuedKey:
+    # Lock the institution and read its status afresh: a violation report arriving now (which locks it
+    # too) either waits and then freezes this key with the others, or is seen here and the key refused.
+    db.session.refresh(institution, with_for_update=True)
     grant, problem = may_create_keys(institution)
     if problem:
         raise KeyRefused(problem)

@@ -8,6 +8,8 @@ import logging
 from ..applications.models import Application
 from ..db import db
 from ..jobs import job_handler
+from .models import Notice
+from .notices import issue_notice
 from .operations import issue_approval_letter
 
 log = logging.getLogger(__name__)
@@ -21,3 +23,13 @@ def issue_letter(application_id: int, approved_by_id: int) -> None:
         log.warning("letter not issued: application %s does not exist", application_id)
         return
     issue_approval_letter(application, approved_by_id)
+
+
+@job_handler("letters.notice")
+def issue_notice_job(notice_id: int) -> None:
+    """Safe to run twice: a notice already rendered is left alone."""
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        log.warning("notice %s does not exist", notice_id)
+        return
+    issue_notice(notice)

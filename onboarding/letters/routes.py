@@ -10,7 +10,8 @@ from ..applications.models import APPROVED, Application
 from ..db import db
 from ..security import applicant_required, roles_required
 from .forms import VerifyForm
-from .models import ApprovalLetter
+from .models import ApprovalLetter, Notice
+from .notices import notice_filename, record_notice_download, verified_notice_pdf
 from .operations import (
     LetterTampered,
     letter_filename,
@@ -94,3 +95,41 @@ def download(application: Application, letter: ApprovalLetter | None):
 
 def unavailable(message: str, status: int, application: Application | None = None):
     return render_template("letters/unavailable.html", message=message, application=application), status
+
+
+# --- notices about an institution's access (freeze, reinstatement, restriction) ------------------------
+
+NOTICE_PREPARING = "This notice is being prepared. It is usually ready within a minute; please try again shortly."
+NOTICE_TAMPERED = ("The stored notice failed its integrity check, so it is not served. The problem has been logged "
+                   "for our team; please contact us.")
+
+
+@bp.route("/institution/notices/<int(max=2147483647):notice_id>")
+@applicant_required
+def applicant_notice(notice_id: int):
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or notice.institution_id != current_user.institution_id:
+        abort(404)  # another institution's notice does not exist, as far as this user knows
+    return notice_download(notice)
+
+
+@bp.route("/staff/notices/<int(max=2147483647):notice_id>")
+@roles_required()
+def staff_notice(notice_id: int):
+    return notice_download(db.session.get(Notice, notice_id) or abort(404))
+
+
+def notice_download(notice: Notice):
+    if notice.rendered_at is None:
+        return render_template("letters/notice_unavailable.html", message=NOTICE_PREPARING), 404
+    try:
+        pdf = verified_notice_pdf(notice)
+    except LetterTampered:
+        return render_template("letters/notice_unavailable.html", message=NOTICE_TAMPERED), 409
+    record_notice_download(notice)
+    db.session.commit()
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{notice_filename(notice)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
