@@ -196,3 +196,22 @@ def test_a_service_token_revoked_in_another_process_is_refused_at_the_next_call(
     _in(other, revoke)
     response = call()
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_invalid"
+
+
+def test_a_change_inside_a_savepoint_replaces_the_generation_only_at_the_outer_commit(two_processes, redis_server):
+    asked, other = two_processes
+    issued, _, institution_id = _granted_key(other)
+    assert _in(asked, lambda: ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason) == "ok"
+    generation = Redis.from_url(redis_server.url).get(GENERATION_KEY)
+
+    def freeze_then_savepoint():
+        freeze_institution_keys(institution_id, reason="surveillance report")
+        with db.session.begin_nested():  # as the violations intake guards its reference
+            pass
+        assert Redis.from_url(redis_server.url).get(GENERATION_KEY) == generation, \
+            "nothing is visible to other processes before the outer commit"
+        db.session.commit()
+
+    _in(other, freeze_then_savepoint)
+    assert Redis.from_url(redis_server.url).get(GENERATION_KEY) != generation
+    assert _in(asked, lambda: ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason) == "key_frozen"

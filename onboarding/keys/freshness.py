@@ -74,14 +74,22 @@ def _note_bulk_changes(state) -> None:
         state.session.info[_CHANGED] = True
 
 
+# SQLAlchemy also sends after_commit / after_rollback when a SAVEPOINT is released or rolled back: only
+# the outermost commit makes a change visible, so only it replaces the generation (replacing it at a
+# savepoint would let another process copy the old rows under the new generation), and a savepoint rolled
+# back keeps what the outer transaction changed.
 @event.listens_for(Session, "after_commit")
 def _replace_generation_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     if session.info.pop(_CHANGED, False) and has_app_context():
         replace_generation()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     session.info.pop(_CHANGED, None)
 
 
