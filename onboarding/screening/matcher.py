@@ -245,6 +245,15 @@ def _spelling_similarity(a: str, b: str) -> tuple[float, str]:
     return similarity, "spelling"
 
 
+def _long_vowel_apart(a: str, b: str) -> bool:
+    """Two Arabic-script words one long vowel (ا و ي) apart: SALMAN and SULAYMAN, HASAN and HUSAYN,
+    another name rather than a slip."""
+    shorter, longer = sorted((a, b), key=len)
+    if len(longer) != len(shorter) + 1:
+        return False
+    return any(longer[:k] + longer[k + 1:] == shorter for k, letter in enumerate(longer) if letter in "اوي")
+
+
 def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None) -> tuple[float, str]:
     """How alike query word `i` and a list word are, in the script they were written in: two Arabic
     words letter by letter; an Arabic word and a Latin one by whether the Latin spells the Arabic
@@ -261,6 +270,8 @@ def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None
             found = (1.0, "exact")
         elif OSA.distance(mine, other_arabic) == 1 < Levenshtein.distance(mine, other_arabic):
             found = (TRANSPOSITION_SIMILARITY, "letters swapped")
+        elif _long_vowel_apart(mine, other_arabic):
+            found = (0.0, "")
         else:
             found = (Levenshtein.normalized_similarity(mine, other_arabic), "spelling")
         if found[0] < PARTIAL_WORD_SIMILARITY:
@@ -399,6 +410,21 @@ def _name_score(query: _Query, alias: _Alias, explain: bool = False) -> tuple[fl
         detail["aligned"] = round(aligned, 3)
         detail["words"] = alignment
     return score, detail
+
+
+def name_score(name: str, listed_name: str, kind: str = _PERSON) -> float:
+    """The name score of `name` against one list name, as screening computes it, without the
+    candidate search and the birth-date, country and registration adjustments."""
+    entry = ListedEntry(id=0, snapshot_id=0, source="", external_id="", kind=kind, name=listed_name)
+    query_pairs, listed_pairs = tokens_with_script(name or "", kind), tokens_with_script(listed_name or "", kind)
+    if not query_pairs or not listed_pairs:
+        return 0.0
+    alias = _Alias(entry, listed_name, "strong", listed_pairs)
+    alias.weights = tuple(_word_weight(w, 1) for w in alias.words)
+    query = _Query(name, query_pairs, tuple(_word_weight(w, 1) for w, _ in query_pairs), initials=kind == _PERSON)
+    if not _comparable(query, alias, alias.script == "latin"):
+        return 0.0
+    return _name_score(query, alias)[0]
 
 
 def _string_measures(query: _Query, alias: _Alias) -> dict[str, float]:
