@@ -348,9 +348,11 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
         matched_weight = 2.0 * len(chosen)
     unmatched_query = sum(w for i, w in enumerate(query_weights) if i not in used_query)
     unmatched_alias = sum(w for j, w in enumerate(alias_weights) if j not in used_alias)
-    if unmatched_alias and (strict_words or (query.initials and alias.given not in used_alias)):
+    if unmatched_alias and (strict_words or (query.initials and any(j not in used_alias
+                                                                     for j in range(alias.given + 1)))):
         whole = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS
-        full = sum(w for j, w in enumerate(alias_weights) if j not in used_alias and (whole or j == alias.given))
+        # the given name, and the family name of SURNAME, Given Names: only middle names may be dropped
+        full = sum(w for j, w in enumerate(alias_weights) if j not in used_alias and (whole or j <= alias.given))
         unmatched_query += full  # counted as a query word left over: in full
         unmatched_alias -= full
     denominator = matched_weight + 2 * unmatched_query + 2 * EXTRA_LIST_WORD_WEIGHT * unmatched_alias

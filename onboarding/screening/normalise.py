@@ -233,7 +233,8 @@ def arabic_spells(arabic: str, latin: str) -> bool:
     def match(i: int, j: int, after_vowel: bool) -> bool:
         if i == len(arabic):
             rest = latin[j:]
-            return rest == "" or (len(rest) == 1 and rest in _LATIN_VOWEL_LETTERS and not after_vowel)
+            # a final short A or E (TAHA); a final I or U is a letter Arabic writes (MANSURI, منصوري)
+            return rest == "" or (rest in ("a", "e") and not after_vowel)
         if j < len(latin):
             letter = latin[j]
             if letter in _LATIN_VOWEL_LETTERS and not after_vowel and match(i, j + 1, True):
@@ -283,14 +284,17 @@ def patronymic_against_name(a: str, b: str) -> bool:
     in its ending (ALEKSANDROVCIH) ends like neither, and is left to the spelling comparison."""
     if is_patronymic(a) == is_patronymic(b):
         return False
-    other = b if is_patronymic(a) else a
-    return other.endswith(_FAMILY_OR_GIVEN_ENDINGS)
+    patronymic, other = (a, b) if is_patronymic(a) else (b, a)
+    return other.endswith(_FAMILY_OR_GIVEN_ENDINGS) or patronymic.startswith(other[:-1])
 
 
 def gendered_forms(a: str, b: str) -> bool:
     """A Russian family name in its men's and women's form (SOBOLEV, SOBOLEVA): two people."""
     shorter, longer = sorted((a, b), key=len)
-    return longer == shorter + "a" and shorter.endswith(("ov", "ev", "in", "yn"))
+    if not shorter.endswith(("ov", "ev", "in", "yn")):
+        return False
+    # ...and a Russian family name against a South Slavic one built on it (LAZAREV, LAZAREVIC)
+    return longer in (shorter + "a", shorter + "ic", shorter + "ich", shorter + "ych", shorter + "ski")
 
 
 _KOREAN_FOLDS = (("yeo", "yo"), ("eo", "o"), ("eu", "u"), ("oo", "u"), ("ee", "i"), ("wo", "o"), ("ae", "e"),
