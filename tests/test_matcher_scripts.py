@@ -63,6 +63,8 @@ def test_arabic_script_names_differing_in_a_letter_are_different_names():
     assert hits(listed, "خالد سلمان") == []
     assert hits(listed, "حسام القاسم") == []         # the father, not HISHAM son of HUSAM
     assert hits(listed, "هشام القاسم") == ["هشام حسام القاسم"]  # a dropped middle name is still a variant
+    # ABU MARYAM is Maryam's father, not Maryam
+    assert hits(index(["AL-ZAHRANI, Abu Maryam"], ["AL-SHAMI, Abu Anas"]), "مريم الزهراني") == []
 
 
 def test_a_latin_name_does_not_hit_a_listed_person_through_his_arabic_script_name():

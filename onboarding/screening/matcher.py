@@ -95,6 +95,7 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 # Scripts whose names are compared in the script itself: a generic romanisation of them loses what
 # tells names apart (Arabic's long vowels) or is not the one lists use (Hanzi, Hangul, Kana).
 _NATIVE_SCRIPTS = frozenset({"arabic", "han", "hangul", "kana"})
+_RELATION_WORDS = frozenset({"abu", "bin", "ibn", "bint", "umm"})  # father of, son of, daughter of, mother of
 _CJK_SCRIPTS = frozenset({"han", "hangul", "kana"})
 _TRANSLITERATED_SCRIPTS = frozenset({"latin", "cyrillic", "greek", "other", ""})
 
@@ -218,8 +219,6 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
         if initials and a[0] == b[0]:
             return INITIAL_SIMILARITY, "initial"
         return 0.0, ""
-    if patronymic_against_name(a, b) or gendered_forms(a, b):
-        return 0.0, ""  # a father's name is not a family name; SOBOLEVA is not SOBOLEV
     similarity, how = _spelling_similarity(a, b)
     if similarity < SKELETON_SIMILARITY and min(len(a), len(b)) >= 3:
         if is_vowelless(a) or is_vowelless(b):
@@ -230,8 +229,8 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
                 (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4)
                 or (len(a) == len(b) and vowel_pattern(a) == vowel_pattern(b))):
             similarity, how = SKELETON_SIMILARITY, "sounds alike"
-    if similarity < PARTIAL_WORD_SIMILARITY:
-        return 0.0, ""
+    if similarity < PARTIAL_WORD_SIMILARITY or patronymic_against_name(a, b) or gendered_forms(a, b):
+        return 0.0, ""  # (a father's name is not a family name; SOBOLEVA is not SOBOLEV)
     return similarity, how
 
 
@@ -348,6 +347,13 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
         matched_weight = 2.0 * len(chosen)
     unmatched_query = sum(w for i, w in enumerate(query_weights) if i not in used_query)
     unmatched_alias = sum(w for j, w in enumerate(alias_weights) if j not in used_alias)
+    relations = [j for j in range(len(alias.words)) if j not in used_alias and alias.words[j] in _RELATION_WORDS]
+    if relations:
+        # ABU MARYAM (Maryam's father) is not MARYAM: the relation word left over weighs as much as
+        # the name it governs, however common ABU is on the lists.
+        unmatched_alias -= sum(alias_weights[j] for j in relations)
+        unmatched_query += sum(max(alias_weights[j], alias_weights[min(j + 1, len(alias_weights) - 1)])
+                               for j in relations)
     if unmatched_alias and (strict_words or (query.initials and any(j not in used_alias
                                                                      for j in range(alias.given + 1)))):
         whole = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS

@@ -237,8 +237,8 @@ def arabic_spells(arabic: str, latin: str) -> bool:
             return rest == "" or (rest in ("a", "e") and not after_vowel)
         if j < len(latin):
             letter = latin[j]
-            if letter in _LATIN_VOWEL_LETTERS and not after_vowel and match(i, j + 1, True):
-                return True  # a short vowel
+            if letter in _LATIN_VOWEL_LETTERS and not after_vowel and j > 0 and match(i, j + 1, True):
+                return True  # a short vowel (never first: a word starting with a vowel writes it, ا or ع)
             if j > 0 and letter == latin[j - 1] and match(i, j + 1, after_vowel):
                 return True  # a doubled letter
         if i == 0 and arabic[0] in "اع":  # a word-initial alef or ayn is written as a vowel (AHMAD, UMAR)
