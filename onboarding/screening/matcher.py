@@ -19,6 +19,14 @@ How a name is scored against a list name (both normalised, see normalise.py):
      reported in the explanation but do not drive the score: blended in, they rated names sharing a
      single word ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias
      counts a little less.
+     Names are compared within their script (normalise.script_of): two Arabic-script names letter by
+     letter, an Arabic-script word against a Latin one only if the Latin can be read from the Arabic
+     letters (normalise.arabic_spells), Chinese or Korean names syllable by syllable with each one
+     counted in full, never Hanzi against Hangul; a Latin name meets an entry's Arabic, Chinese or
+     Korean alias only if the entry has no Latin one. Two adjacent letters swapped are one slip
+     (TRANSPOSITION_SIMILARITY), also in candidate generation. A person's given name (and the family
+     name of SURNAME, Given) may not be left over, only middle names; a patronymic does not pair with a
+     family name, nor SOBOLEVA with SOBOLEV.
   3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
      nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
      (exact match in the same country: strongly up), kind (person vs company: strongly down).
