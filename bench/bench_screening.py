@@ -32,6 +32,10 @@ VARIANT_PERSONS = 700
 VARIANT_ENTITIES = 500
 ORDINARY_PEOPLE = 2500
 ORDINARY_COMPANIES = 1500
+# Per script: names listed in that script (two in three also carry their name in the script, the rest
+# only a Latin spelling, as the UN and EU lists do), and ordinary names in the script on no list.
+LISTED_PER_SCRIPT = 150
+ORDINARY_PER_SCRIPT = 2000
 
 # ---------------------------------------------------------------------------
 # Ordinary names (people and firms that are on no list)
@@ -356,6 +360,136 @@ def measure_quality(matcher, entries: list[dict[str, Any]], rng: random.Random, 
 
 
 # ---------------------------------------------------------------------------
+# Quality per script (Arabic, Chinese, Korean, Cyrillic next to Latin)
+
+
+def _letter_typo(name: str, rng: random.Random) -> str | None:
+    """One letter of a word of five or more letters replaced or swapped with the next (not the first)."""
+    words = name.split()
+    long_words = [i for i, w in enumerate(words) if len(w) >= 5]
+    if not long_words:
+        return None
+    i = rng.choice(long_words)
+    chars = list(words[i])
+    position = rng.randrange(1, len(chars) - 1)
+    if rng.random() < 0.5:
+        chars[position], chars[position + 1] = chars[position + 1], chars[position]
+    else:
+        chars[position] = rng.choice([c for c in set(words[i]) if c != chars[position]] or ["x"])
+    words[i] = "".join(chars)
+    return " ".join(words)
+
+
+def _script_variants(item: dict[str, Any], rng: random.Random) -> dict[str, str | None]:
+    name, script = item["name"], item["script"]
+    words = name.split()
+    if script in ("chinese", "korean"):
+        family = 2 if script == "chinese" and len(name) == 4 else 1  # 欧阳娜娜
+        reordered = f"{name[:family]} {name[family:]}"
+        typo_in_script = None  # one character more or less is another name
+    else:
+        reordered = " ".join(words[-1:] + words[:-1]) if len(words) > 1 else None
+        typo_in_script = _letter_typo(name, rng)
+    return {
+        "in its script": name,
+        "in its script, other word order or spacing": reordered,
+        "in its script, one letter wrong or swapped": typo_in_script,
+        "Latin spelling, one edit": typo(item["latin"], rng, 1) if len(item["latin"]) >= 8 else None,
+    }
+
+
+def _namesake(words: set[str], listed_word_sets: list[set[str]]) -> bool:
+    """The name is a listed name with middle names dropped (or the same name): a true name match."""
+    return any(len(words) >= 2 and words <= listed for listed in listed_word_sets)
+
+
+def measure_scripts(matcher, rng: random.Random, threshold: float) -> dict[str, Any]:
+    """Per script (Latin, Arabic, Chinese, Korean, Cyrillic):
+    - false hits of ordinary names in the script against the lists (`matcher`: OFAC's full list
+      with the UN and EU samples, which carry names in Arabic and Cyrillic script);
+    - recall on variants of names listed in the script: LISTED_PER_SCRIPT such names are added to
+      the lists (two in three with their name in the script, the rest with a Latin spelling only);
+    - false hits against those lists plus the added names ("near namesakes": ordinary names drawn
+      from the same common given and family names, so most share a word or two with a listed one;
+      a name that is a listed one with middle names dropped is a true name match and left out)."""
+    from bench.names_by_script import SCRIPTS, generate
+    from onboarding.screening.matcher import ListedEntry, Matcher
+    from onboarding.screening.normalise import sorted_key
+
+    entries = list(matcher.entries.values())
+    aliases = [(a.entry.id, a.name, a.quality) for a in matcher.aliases]
+    listed_by_script: dict[str, list[dict[str, Any]]] = {}
+    next_id = max(matcher.entries, default=0) + 1_000_000
+    for script in SCRIPTS:
+        listed = generate(script, rng, LISTED_PER_SCRIPT)
+        for n, item in enumerate(listed):
+            item["id"] = next_id
+            item["native_alias"] = n % 3 != 2
+            entries.append(ListedEntry(id=next_id, snapshot_id=0, source="bench", external_id=f"{script}-{n}",
+                                       kind="person", name=item["latin"]))
+            aliases.append((next_id, item["latin"], "strong"))
+            if item["native_alias"]:
+                aliases.append((next_id, item["name"], "strong"))
+            next_id += 1
+        listed_by_script[script] = listed
+    extended = Matcher(entries, aliases)
+    listed_keys = {sorted_key(a.name, a.entry.kind) for a in extended.aliases}
+    listed_names = {a.name for a in extended.aliases}
+    added_word_sets = [set(sorted_key(n, "person").split()) for items in listed_by_script.values()
+                       for item in items for n in (item["latin"], item["name"])]
+
+    figures: dict[str, Any] = {}
+    for script in ("latin",) + SCRIPTS:
+        row: dict[str, Any] = {}
+        if script == "latin":
+            ordinary = ordinary_people(rng, ORDINARY_PER_SCRIPT, listed_keys)
+        else:
+            candidates = generate(script, rng, ORDINARY_PER_SCRIPT * 2, exclude=listed_names)
+            ordinary = [c for c in candidates if sorted_key(c["latin"], "person") not in listed_keys
+                        and sorted_key(c["name"], "person") not in listed_keys][:ORDINARY_PER_SCRIPT]
+            found_by_type: dict[str, list[int]] = {}
+            misses = []
+            for item in listed_by_script[script]:
+                for variant_type, variant in _script_variants(item, rng).items():
+                    if not variant:
+                        continue
+                    hit = any(m.entry_id == item["id"] for m in extended.screen(variant, kind="person",
+                                                                                 threshold=threshold))
+                    counts = found_by_type.setdefault(variant_type, [0, 0])
+                    counts[0] += hit
+                    counts[1] += 1
+                    if not hit:
+                        only = "" if item["native_alias"] else " (Latin only)"
+                        misses.append(f"{variant} ~ {item['latin']}{only}")
+            found = sum(f for f, _ in found_by_type.values())
+            total = sum(n for _, n in found_by_type.values())
+            row.update({"variants": total, "recall": round(found / total, 4),
+                        "recall_by_type": {t: {"found": f, "of": n} for t, (f, n) in found_by_type.items()},
+                        "sample_misses": misses[:6]})
+        false_hits = []
+        for item in ordinary:
+            matches = matcher.screen(item["name"], kind="person", threshold=threshold)
+            if matches:
+                false_hits.append(f"{item['name']} ~ {matches[0].matched_alias} ({matches[0].score:.2f})")
+        near = [item for item in ordinary
+                if not _namesake(set(sorted_key(item.get("latin", item["name"]), "person").split()), added_word_sets)
+                and not _namesake(set(sorted_key(item["name"], "person").split()), added_word_sets)]
+        near_hits = []
+        for item in near:
+            matches = extended.screen(item["name"], kind="person", threshold=threshold)
+            if matches:
+                near_hits.append(f"{item['name']} ~ {matches[0].matched_alias} ({matches[0].score:.2f})")
+        row.update({"ordinary_names": len(ordinary), "false_hits": len(false_hits),
+                    "false_hit_rate": round(len(false_hits) / len(ordinary), 4),
+                    "sample_false_hits": false_hits[:6],
+                    "near_namesakes": len(near), "near_namesake_false_hits": len(near_hits),
+                    "near_namesake_false_hit_rate": round(len(near_hits) / max(len(near), 1), 4),
+                    "sample_near_namesake_false_hits": near_hits[:6]})
+        figures[script] = row
+    return figures
+
+
+# ---------------------------------------------------------------------------
 # The run
 
 
@@ -480,6 +614,11 @@ def run(path: Path = OFAC_FULL, seed: int = SEED) -> dict[str, Any]:
             quality.pop("_misses")
             quality.pop("_false_positives")
             figures["quality"] = quality
+            # Per script: against the lists with names in other scripts too (UN: Arabic; EU: Cyrillic).
+            import_list("un-xml", SANCTIONS_FIXTURES / "un-sample" / "consolidated.xml", actor_label="bench")
+            import_list("ftm", SANCTIONS_FIXTURES / "ftm-sample" / "entities.ftm.json", actor_label="bench")
+            db.session.commit()
+            figures["scripts"] = measure_scripts(current_matcher(), rng, threshold)
             db.session.remove()
             db.engine.dispose()
     figures["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -519,6 +658,28 @@ def print_table(figures: dict[str, Any]) -> None:
     print("-" * (width + 50))
     for label, value in rows:
         print(f"{label.ljust(width)}  {value}")
+    print("-" * (width + 50))
+    print()
+    print(f"Per script at threshold {quality['threshold']:.2f}: false hits of ordinary names against the lists "
+          "(OFAC full, UN and EU samples);")
+    print("recall on variants of names listed in the script; false hits of near namesakes against the lists")
+    print("plus those names")
+    print("-" * (width + 50))
+    for script, row in figures["scripts"].items():
+        recall = f"recall {row['recall']:.2%} of {row['variants']}" if "recall" in row else "recall: see above"
+        print(f"{script.ljust(9)} false hits {row['false_hit_rate']:.2%} ({row['false_hits']} of "
+              f"{row['ordinary_names']})  {recall.ljust(22)}  near namesakes: false hits "
+              f"{row['near_namesake_false_hit_rate']:.2%} "
+              f"({row['near_namesake_false_hits']} of {row['near_namesakes']})")
+    for script, row in figures["scripts"].items():
+        for variant_type, counts in row.get("recall_by_type", {}).items():
+            print(f"  {script}: {variant_type}: {counts['found']}/{counts['of']}")
+        for line in row.get("sample_misses", []):
+            print(f"  {script} miss: {line}")
+        for line in row["sample_false_hits"]:
+            print(f"  {script} false hit: {line}")
+        for line in row["sample_near_namesake_false_hits"]:
+            print(f"  {script} near namesake false hit: {line}")
     print("-" * (width + 50))
     if quality["sample_misses"]:
         print("Some misses:", *quality["sample_misses"], sep="\n  ")

@@ -19,6 +19,14 @@ How a name is scored against a list name (both normalised, see normalise.py):
      reported in the explanation but do not drive the score: blended in, they rated names sharing a
      single word ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias
      counts a little less.
+     Names are compared within their script (normalise.script_of): two Arabic-script names letter by
+     letter, an Arabic-script word against a Latin one only if the Latin can be read from the Arabic
+     letters (normalise.arabic_spells), Chinese or Korean names syllable by syllable with each one
+     counted in full, never Hanzi against Hangul; a Latin name meets an entry's Arabic, Chinese or
+     Korean alias only if the entry has no Latin one. Two adjacent letters swapped are one slip
+     (TRANSPOSITION_SIMILARITY), also in candidate generation. A person's given name (and the family
+     name of SURNAME, Given) may not be left over, only middle names; a patronymic does not pair with a
+     family name, nor SOBOLEVA with SOBOLEV.
   3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
      nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
      (exact match in the same country: strongly up), kind (person vs company: strongly down).
@@ -35,9 +43,19 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 
-from .normalise import is_vowelless, skeleton, tokens, vowel_pattern
+from .normalise import (
+    arabic_spells,
+    gendered_forms,
+    is_vowelless,
+    korean_key,
+    patronymic_against_name,
+    script_of,
+    skeleton,
+    tokens_with_script,
+    vowel_pattern,
+)
 
 DEFAULT_THRESHOLD = 0.70
 
@@ -48,6 +66,9 @@ MIN_WORD_SIMILARITY = 0.85      # below this a pair of words counts for less and
 PARTIAL_WORD_SIMILARITY = 0.66  # ...and below this not at all
 SKELETON_MIN_SPELLING = 0.69    # sound-alike words must still look somewhat alike
 EXTRA_LIST_WORD_WEIGHT = 0.40   # a list word the query lacks (a middle name) costs less than an extra query word
+TRANSPOSITION_SIMILARITY = 0.90  # two adjacent letters swapped (OMAR, OAMR): one slip, not two
+ARABIC_SPELLING_SIMILARITY = 0.95  # a Latin spelling read from the Arabic letters (حسين, HUSSEIN)
+CJK_LETTER_COST = 0.34          # each Chinese or Korean letter more, less or other: one in a name is another name
 WEAK_ALIAS_FACTOR = 0.92
 COMMON_WORD_NAMES = 30          # a word in more list names than this weighs less...
 COMMON_WORD_SPAN = 20           # ...down to half at 20 times as many
@@ -79,6 +100,12 @@ _REGISTRATION_TYPES = frozenset({"registration", "tax", "vat", "lei", "duns", "n
 _PERSON, _ENTITY = "person", "entity"
 _CRAFT = frozenset({"vessel", "aircraft"})
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+# Scripts whose names are compared in the script itself: a generic romanisation of them loses what
+# tells names apart (Arabic's long vowels) or is not the one lists use (Hanzi, Hangul, Kana).
+_NATIVE_SCRIPTS = frozenset({"arabic", "han", "hangul", "kana"})
+_RELATION_WORDS = frozenset({"abu", "bin", "ibn", "bint", "umm"})  # father of, son of, daughter of, mother of
+_CJK_SCRIPTS = frozenset({"han", "hangul", "kana"})
+_TRANSLITERATED_SCRIPTS = frozenset({"latin", "cyrillic", "greek", "other", ""})
 
 
 def registration_key(value: str | None) -> str:
@@ -129,14 +156,31 @@ class ListedEntry:
         self.identifier_countries = {c for countries in self.registrations.values() for c in countries if c}
 
 
-class _Alias:
-    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace", "weights")
+def _native(name: str, script: str, pairs: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str | None, ...], str]:
+    """The Arabic-script word behind each word (None for others), and for Chinese, Korean and
+    Japanese the name's letters in its script, spaces dropped."""
+    arabic = tuple(source for _, source in pairs)
+    cjk = "".join(c for c in name if c.isalpha() and script_of(c) == script) if script in _CJK_SCRIPTS else ""
+    return arabic, cjk
 
-    def __init__(self, entry: ListedEntry, name: str, quality: str, words: tuple[str, ...]):
+
+class _Alias:
+    __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace", "weights",
+                 "script", "arabic", "cjk", "arabic_nospace", "given")
+
+    def __init__(self, entry: ListedEntry, name: str, quality: str, pairs: tuple[tuple[str, str | None], ...]):
         self.entry = entry
         self.name = name
         self.quality = quality
+        words = tuple(w for w, _ in pairs)
         self.words = words
+        self.script = script_of(name)
+        self.arabic, self.cjk = _native(name, self.script, pairs)
+        self.arabic_nospace = "".join(a or w for a, w in zip(self.arabic, words, strict=True))
+        # where the first given name is: after the comma in SURNAME, Given Names, else first
+        self.given = len(tokens_with_script(name.split(",")[0], entry.kind)) if "," in name else 0
+        if self.given >= len(words):
+            self.given = 0
         self.skeletons = tuple(skeleton(w) for w in words)
         self.text = " ".join(words)
         self.sorted_text = " ".join(sorted(words))
@@ -155,17 +199,22 @@ def _word_weight(word: str, frequency: int) -> float:
 
 class _Query:
     __slots__ = ("words", "skeletons", "text", "sorted_text", "nospace", "weights", "similarity_cache",
-                 "initials")
+                 "initials", "script", "arabic", "cjk", "arabic_nospace")
 
-    def __init__(self, words: tuple[str, ...], weights: tuple[float, ...], initials: bool):
+    def __init__(self, name: str, pairs: tuple[tuple[str, str | None], ...], weights: tuple[float, ...],
+                 initials: bool):
+        words = tuple(w for w, _ in pairs)
         self.words = words
-        self.initials = initials
+        self.script = script_of(name)
+        self.arabic, self.cjk = _native(name, self.script, pairs)
+        self.arabic_nospace = "".join(a or w for a, w in zip(self.arabic, words, strict=True))
+        self.initials = initials and self.script not in _CJK_SCRIPTS
         self.skeletons = tuple(skeleton(w) for w in words)
         self.text = " ".join(words)
         self.sorted_text = " ".join(sorted(words))
         self.nospace = "".join(words)
         self.weights = weights
-        self.similarity_cache: dict[tuple[int, str], tuple[float, str]] = {}
+        self.similarity_cache: dict[tuple[int, str, str | None], tuple[float, str]] = {}
 
 
 def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials: bool = True) -> tuple[float, str]:
@@ -178,8 +227,7 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
         if initials and a[0] == b[0]:
             return INITIAL_SIMILARITY, "initial"
         return 0.0, ""
-    similarity = 0.5 * JaroWinkler.normalized_similarity(a, b) + 0.5 * Indel.normalized_similarity(a, b)
-    how = "spelling"
+    similarity, how = _spelling_similarity(a, b)
     if similarity < SKELETON_SIMILARITY and min(len(a), len(b)) >= 3:
         if is_vowelless(a) or is_vowelless(b):
             # Transliterated from a script without vowels: only the consonants can agree.
@@ -189,9 +237,75 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
                 (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4)
                 or (len(a) == len(b) and vowel_pattern(a) == vowel_pattern(b))):
             similarity, how = SKELETON_SIMILARITY, "sounds alike"
-    if similarity < PARTIAL_WORD_SIMILARITY:
-        return 0.0, ""
+    if similarity < PARTIAL_WORD_SIMILARITY or patronymic_against_name(a, b) or gendered_forms(a, b):
+        return 0.0, ""  # (a father's name is not a family name; SOBOLEVA is not SOBOLEV)
     return similarity, how
+
+
+def _spelling_similarity(a: str, b: str) -> tuple[float, str]:
+    """The mean of Jaro-Winkler and Levenshtein (Indel) similarity; two adjacent letters swapped
+    (Damerau's transposition) count as one slip, TRANSPOSITION_SIMILARITY, where Indel sees two edits."""
+    similarity = 0.5 * JaroWinkler.normalized_similarity(a, b) + 0.5 * Indel.normalized_similarity(a, b)
+    if (similarity < TRANSPOSITION_SIMILARITY and len(a) == len(b) >= 3 and OSA.distance(a, b) == 1
+            and Levenshtein.distance(a, b) == 2):
+        return TRANSPOSITION_SIMILARITY, "letters swapped"
+    return similarity, "spelling"
+
+
+def _long_vowel_apart(a: str, b: str) -> bool:
+    """Two Arabic-script words one long vowel (ا و ي) apart: SALMAN and SULAYMAN, HASAN and HUSAYN,
+    another name rather than a slip."""
+    shorter, longer = sorted((a, b), key=len)
+    if len(longer) != len(shorter) + 1:
+        return False
+    return any(longer[:k] + longer[k + 1:] == shorter for k, letter in enumerate(longer) if letter in "اوي")
+
+
+def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None) -> tuple[float, str]:
+    """How alike query word `i` and a list word are, in the script they were written in: two Arabic
+    words letter by letter; an Arabic word and a Latin one by whether the Latin spells the Arabic
+    letters; otherwise as Latin words (`_word_similarity`)."""
+    key = (i, other, other_arabic)
+    found = query.similarity_cache.get(key)
+    if found is not None:
+        return found
+    mine = query.arabic[i]
+    if mine and other_arabic:
+        # Arabic words are short and every letter is a consonant or a long vowel: letter by letter
+        # (Levenshtein), so SALMAN and SULAYMAN (سلمان, سليمان) stay apart.
+        if mine == other_arabic:
+            found = (1.0, "exact")
+        elif OSA.distance(mine, other_arabic) == 1 < Levenshtein.distance(mine, other_arabic):
+            found = (TRANSPOSITION_SIMILARITY, "letters swapped")
+        elif _long_vowel_apart(mine, other_arabic):
+            found = (0.0, "")
+        else:
+            found = (Levenshtein.normalized_similarity(mine, other_arabic), "spelling")
+        if found[0] < PARTIAL_WORD_SIMILARITY:
+            found = (0.0, "")
+    elif query.script in _CJK_SCRIPTS:
+        # A Chinese or Korean name against a Latin one: the syllables read from the script, each the
+        # same as a list word (Korean romanisations folded together), since a syllable more or less
+        # or another one is another name.
+        word = query.words[i]
+        if word == other:
+            found = (1.0, "exact")
+        elif query.script == "hangul" and korean_key(word) == korean_key(other):
+            found = (1.0, "romanised alike")
+        else:
+            found = (0.0, "")
+    elif mine or other_arabic:
+        arabic, latin = (mine, other) if mine else (other_arabic, query.words[i])
+        if arabic_spells(arabic, latin):
+            found = (ARABIC_SPELLING_SIMILARITY, "spelled from the Arabic")
+        elif query.words[i] == other:  # a relation word (ABDUL, BIN) or the same transliteration
+            found = (1.0, "exact")
+        else:
+            found = (0.0, "")
+    else:
+        found = _word_similarity(query.words[i], query.skeletons[i], other, skeleton(other), query.initials)
+    query.similarity_cache[key] = found
+    return found
 
 
 def _credit(similarity: float) -> float:
@@ -201,25 +315,25 @@ def _credit(similarity: float) -> float:
     return similarity * (similarity - PARTIAL_WORD_SIMILARITY) / (MIN_WORD_SIMILARITY - PARTIAL_WORD_SIMILARITY)
 
 
-def _aligned(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float, list[list[Any]]]:
+def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
+             strict_words: bool = False) -> tuple[float, list[list[Any]]]:
     """Pair query words with list words (greedily, best pairs first) and score the pairing: the
     weighted similarity of the pairs over their weight plus the weight of the words left over (a
-    list word left over counts EXTRA_LIST_WORD_WEIGHT as much as a query word)."""
+    list word left over counts EXTRA_LIST_WORD_WEIGHT as much as a query word). A person's first given
+    name left over counts in full: a middle name may be dropped, the given name not (without it, an
+    Arabic name is the father's). With `strict_words` (Chinese and Korean names) every list word left
+    over counts in full: each syllable is part of the name."""
     pairs = []
-    cache = query.similarity_cache
-    for i, (word, word_skeleton) in enumerate(zip(query.words, query.skeletons, strict=True)):
-        for j, (other, other_skeleton) in enumerate(zip(alias.words, alias.skeletons, strict=True)):
-            key = (i, other)
-            found = cache.get(key)
-            if found is None:
-                found = _word_similarity(word, word_skeleton, other, other_skeleton, query.initials)
-                cache[key] = found
+    for i in range(len(query.words)):
+        for j, other in enumerate(alias.words):
+            found = _pair_similarity(query, i, other, alias.arabic[j])
             if found[0] > 0:
                 credit = _credit(found[0]) if found[1] == "spelling" else found[0]
                 pairs.append((credit, i, j, found[1], found[0]))
     pairs.sort(reverse=True)
     used_query: set[int] = set()
     used_alias: set[int] = set()
+    chosen: list[tuple[float, int, int]] = []
     matched = 0.0
     matched_weight = 0.0
     alignment: list[list[Any]] = []
@@ -228,13 +342,33 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float
             continue
         used_query.add(i)
         used_alias.add(j)
+        chosen.append((credit, i, j))
         weight = query.weights[i] + alias.weights[j]
         matched += credit * weight
         matched_weight += weight
         if explain:
             alignment.append([i, query.words[i], alias.words[j], round(similarity, 3), how])
-    unmatched_query = sum(w for i, w in enumerate(query.weights) if i not in used_query)
-    unmatched_alias = sum(w for j, w in enumerate(alias.weights) if j not in used_alias)
+    query_weights, alias_weights = query.weights, alias.weights
+    if strict_words:  # every syllable of a Chinese or Korean name counts the same, however it is spelled
+        query_weights, alias_weights = (1.0,) * len(query.words), (1.0,) * len(alias.words)
+        matched = sum(credit * 2.0 for credit, *_ in chosen)
+        matched_weight = 2.0 * len(chosen)
+    unmatched_query = sum(w for i, w in enumerate(query_weights) if i not in used_query)
+    unmatched_alias = sum(w for j, w in enumerate(alias_weights) if j not in used_alias)
+    relations = [j for j in range(len(alias.words)) if j not in used_alias and alias.words[j] in _RELATION_WORDS]
+    if relations:
+        # ABU MARYAM (Maryam's father) is not MARYAM: the relation word left over weighs as much as
+        # the name it governs, however common ABU is on the lists.
+        unmatched_alias -= sum(alias_weights[j] for j in relations)
+        unmatched_query += sum(max(alias_weights[j], alias_weights[min(j + 1, len(alias_weights) - 1)])
+                               for j in relations)
+    if unmatched_alias and (strict_words or (query.initials and any(j not in used_alias
+                                                                     for j in range(alias.given + 1)))):
+        whole = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS
+        # the given name, and the family name of SURNAME, Given Names: only middle names may be dropped
+        full = sum(w for j, w in enumerate(alias_weights) if j not in used_alias and (whole or j <= alias.given))
+        unmatched_query += full  # counted as a query word left over: in full
+        unmatched_alias -= full
     denominator = matched_weight + 2 * unmatched_query + 2 * EXTRA_LIST_WORD_WEIGHT * unmatched_alias
     score = matched / denominator if denominator else 0.0
     if explain:
@@ -246,14 +380,40 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float
     return score, alignment
 
 
+def _comparable(query: _Query, alias: _Alias, has_latin_alias: bool) -> bool:
+    """Names are compared within a script, or through a Latin spelling; never Hanzi against Hangul or
+    Arabic against Cyrillic. A Latin name meets a list entry's Arabic, Chinese or Korean name only
+    when the entry has no Latin-script name to meet instead."""
+    if query.script == alias.script:
+        return True
+    if alias.script == "latin" or not alias.script:
+        return True
+    if query.script in _TRANSLITERATED_SCRIPTS and alias.script in _TRANSLITERATED_SCRIPTS:
+        return True
+    return query.script == "latin" and not has_latin_alias
+
+
 def _name_score(query: _Query, alias: _Alias, explain: bool = False) -> tuple[float, dict[str, Any]]:
     """The name score of a list name against the query; with `explain`, also how it came about."""
-    aligned, alignment = _aligned(query, alias, explain)
-    score = aligned
     detail: dict[str, Any] = {}
-    if len(query.words) != len(alias.words):
+    if query.cjk and query.script == alias.script:
+        # Chinese, Korean, Japanese in their script: character by character, in order. Each one is a
+        # syllable of the name, so one more or less (张伟, 张伟明) is another name.
+        aligned = max(0.0, 1.0 - CJK_LETTER_COST * Levenshtein.distance(query.cjk, alias.cjk))
+        alignment = [[query.cjk, alias.cjk, round(aligned, 3), "in the script, letter by letter"]] if explain else []
+    else:
+        strict = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS
+        aligned, alignment = _aligned(query, alias, explain, strict_words=strict)
+    score = aligned
+    if len(query.words) != len(alias.words) and not query.cjk:
         # Words run together or split apart (BELKAP STEEL, BEL-KAP-STEEL): compare without spaces.
-        joined = Indel.normalized_similarity(query.nospace, alias.nospace)
+        if query.script == "arabic" and alias.script == "arabic":
+            joined = Indel.normalized_similarity(query.arabic_nospace, alias.arabic_nospace)
+        elif query.script in _CJK_SCRIPTS:  # the same syllables, however they are spaced
+            joined = float(korean_key(query.nospace) == korean_key(alias.nospace)) if query.script == "hangul" \
+                else float(query.nospace == alias.nospace)
+        else:
+            joined = Indel.normalized_similarity(query.nospace, alias.nospace)
         if explain:
             detail["joined"] = round(joined, 3)
         if joined >= JOINED_MIN and joined * JOINED_FACTOR > score:
@@ -266,6 +426,21 @@ def _name_score(query: _Query, alias: _Alias, explain: bool = False) -> tuple[fl
         detail["aligned"] = round(aligned, 3)
         detail["words"] = alignment
     return score, detail
+
+
+def name_score(name: str, listed_name: str, kind: str = _PERSON) -> float:
+    """The name score of `name` against one list name, as screening computes it, without the
+    candidate search and the birth-date, country and registration adjustments."""
+    entry = ListedEntry(id=0, snapshot_id=0, source="", external_id="", kind=kind, name=listed_name)
+    query_pairs, listed_pairs = tokens_with_script(name or "", kind), tokens_with_script(listed_name or "", kind)
+    if not query_pairs or not listed_pairs:
+        return 0.0
+    alias = _Alias(entry, listed_name, "strong", listed_pairs)
+    alias.weights = tuple(_word_weight(w, 1) for w in alias.words)
+    query = _Query(name, query_pairs, tuple(_word_weight(w, 1) for w, _ in query_pairs), initials=kind == _PERSON)
+    if not _comparable(query, alias, alias.script == "latin"):
+        return 0.0
+    return _name_score(query, alias)[0]
 
 
 def _string_measures(query: _Query, alias: _Alias) -> dict[str, float]:
@@ -295,11 +470,14 @@ class Matcher:
             entry = self.entries.get(entry_id)
             if entry is None:
                 continue
-            words = tokens(name, entry.kind)
-            if not words or (entry_id, " ".join(words)) in seen:
+            pairs = tokens_with_script(name, entry.kind)
+            key = " ".join(w for w, _ in pairs) + "|" + script_of(name)
+            if not pairs or (entry_id, key) in seen:
                 continue
-            seen.add((entry_id, " ".join(words)))
-            self.aliases.append(_Alias(entry, name, quality, words))
+            seen.add((entry_id, key))
+            self.aliases.append(_Alias(entry, name, quality, pairs))
+        # entries with a name in Latin letters: a Latin query meets that one, not the name in Arabic
+        self._has_latin_alias = {alias.entry.id for alias in self.aliases if alias.script == "latin"}
         # word -> the names holding it; a word's deletion neighbourhood and skeleton -> words
         self._postings: dict[str, list[int]] = {}
         for index, alias in enumerate(self.aliases):
@@ -337,6 +515,8 @@ class Matcher:
         """List words that pair with the query word at `position` (typos, spellings, same word)."""
         word = query.words[position]
         keys = {word, "~" + query.skeletons[position]}
+        # adjacent letters swapped (OAMR, MDITRY): the words they would be
+        keys |= {word[:k] + word[k + 1] + word[k] + word[k + 2:] for k in range(len(word) - 1)}
         if len(word) >= 4:
             deletions = _deletions(word)
             keys |= deletions
@@ -349,8 +529,11 @@ class Matcher:
             if words:
                 found |= words
         similar = []
+        arabic = query.arabic[position]
         for other in found:
             similarity, _ = _word_similarity(word, query.skeletons[position], other, skeleton(other), query.initials)
+            if arabic and arabic_spells(arabic, other):
+                similarity = max(similarity, ARABIC_SPELLING_SIMILARITY)
             if similarity >= MIN_WORD_SIMILARITY:
                 similar.append((other, similarity))
         return similar
@@ -387,10 +570,10 @@ class Matcher:
         app's SCREENING_THRESHOLD, else 0.70), best first, one match per entry."""
         if threshold is None:
             threshold = _configured_threshold()
-        words = tokens(name or "", kind)
-        if not words:
+        pairs = tokens_with_script(name or "", kind)
+        if not pairs:
             return []
-        query = _Query(words, tuple(_word_weight(w, len(self._postings.get(w, ()))) for w in words),
+        query = _Query(name, pairs, tuple(_word_weight(w, len(self._postings.get(w, ()))) for w, _ in pairs),
                        initials=kind == _PERSON)
         registration = registration_key(registration_number)
         nationality = (nationality or "").strip().upper() or None
@@ -398,6 +581,8 @@ class Matcher:
         best: dict[int, tuple[float, _Alias]] = {}
         for index in self._candidates(query, registration):
             alias = self.aliases[index]
+            if not _comparable(query, alias, alias.entry.id in self._has_latin_alias):
+                continue
             score, _ = _name_score(query, alias)
             current = best.get(alias.entry.id)
             if current is None or score > current[0]:
