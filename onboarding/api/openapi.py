@@ -107,7 +107,9 @@ VIOLATION_REPORT = {
         "malicious": {"type": "boolean", "default": False},
         "evidence_text": {"type": "string", "maxLength": 20000},
         "evidence": {"type": "object"},
-        "reference": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S",
+        # At least one character that is not white space, as Python counts it: ECMA-262's \\s (which JSON
+        # Schema uses) leaves out U+001C-U+001F and U+0085, so the class names them.
+        "reference": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "[^\\s\\u001c-\\u001f\\u0085]",
                       "description": "Your own reference: the same one twice returns the first result."},
     },
     "anyOf": [{"required": ["institution_id"]}, {"required": ["key_id"]}],
