@@ -7,7 +7,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from stdnum import lei as stdnum_lei
 from wtforms import (
     BooleanField,
@@ -24,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, Length, NumberRange, Optional, ValidationError
 
 from ..countries import countries
-from ..forms import LinesField, MultiCheckboxField, choices
+from ..forms import FlaskForm, LinesField, MultiCheckboxField, choices
 from ..institutions.access import SCOPES
 from ..ipaddresses import AllowlistError, parse_allowlist
 
