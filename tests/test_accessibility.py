@@ -6,12 +6,17 @@ end-to-end journeys on every page they visit (tests/browser.py, `check_accessibi
 from __future__ import annotations
 
 import ast
+import html
 import re
 from collections import Counter
 from pathlib import Path
 
+from onboarding.db import db
+from onboarding.review import operations as review
+
 from .conftest import submit_form
-from .factories import PASSWORD, complete_application, make_applicant
+from .factories import PASSWORD, complete_application, make_applicant, review_team, submit
+from .test_review_pages import sign_in as sign_in_staff
 
 PACKAGE = Path(__file__).resolve().parent.parent / "onboarding"
 ID_RE = re.compile(r'\sid="([^"]+)"')
@@ -57,3 +62,40 @@ def test_every_form_is_built_on_the_project_base_that_renders_the_token_without_
                     alias.name == "FlaskForm" for alias in node.names):
                 offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert offenders == [], f"import FlaskForm from onboarding.forms instead: {offenders}"
+
+
+def accessible_names(html_text: str, pattern: str) -> list[str]:
+    return re.findall(pattern, html_text)
+
+
+def test_each_document_slot_names_its_document_and_person(app, client):
+    user = make_applicant()
+    complete_application(user)
+    sign_in_applicant(client)
+    page = client.get("/application/documents").get_data(as_text=True)
+    files = accessible_names(page, r'<input [^>]*aria-label="(File [^"]*)"[^>]*type="file"')
+    uploads = accessible_names(page, r'<button [^>]*aria-label="(Upload [^"]*)"')
+    removes = accessible_names(page, r'<button [^>]*aria-label="(Remove [^"]*)"')
+    assert len(files) == len(uploads) == len(removes) > 10
+    for names in (files, uploads, removes):
+        assert len(set(names)) == len(names), f"names repeated: {names}"
+    assert "File (PDF, PNG or JPEG, at most 20 MB) for Identity document of Alice Founder" in files
+    assert "Upload Certificate of incorporation" in uploads
+    assert "Remove Proof of address of Bob Investor" in removes
+
+
+def test_each_document_on_the_case_page_names_its_document_and_person(app, client):
+    user = make_applicant()
+    application = complete_application(user)
+    submit(application, user)
+    team = review_team()
+    review.claim(application, team["documents"])
+    db.session.commit()
+    sign_in_staff(client, team["documents"].email)
+    page = html.unescape(client.get(f"/staff/applications/{application.id}").get_data(as_text=True))
+    previews = accessible_names(page, r'<img [^>]*alt="(First page of [^"]*)"')
+    accepts = accessible_names(page, r'<button [^>]*aria-label="(Accept [^"]*)"')
+    assert len(previews) == len(accepts) > 10
+    assert len(set(previews)) == len(previews) and len(set(accepts)) == len(accepts)
+    assert "First page of Identity document of Carol Director" in previews
+    assert "Accept Identity document of Alice Founder" in accepts
