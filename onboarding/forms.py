@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask_wtf import FlaskForm
+import flask_wtf
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -16,9 +16,31 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+
+class HiddenInputWithoutId(HiddenInput):
+    """A hidden input with no id: nothing refers to it, and a page with many forms would repeat it."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", False)  # WTForms leaves out an attribute whose value is False
+        return super().__call__(field, **kwargs)
+
+
+class FlaskForm(flask_wtf.FlaskForm):
+    """The base of every form of the project: Flask-WTF's, with the CSRF token rendered without
+    `id="csrf_token"`, which a page with a form per document or per person repeated up to 32 times
+    (an id must be unique; assistive technology and `label for=` rely on it)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, CSRFTokenField):
+                field.widget = HiddenInputWithoutId()
+            return field
 
 
 class ConfirmForm(FlaskForm):

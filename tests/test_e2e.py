@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from onboarding.accounts.operations import create_staff
 from onboarding.db import db
 
+from .browser import check_accessibility
 from .conftest import ARTIFACTS, last_email, link_in
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +59,7 @@ def page(browser, live_app):
 
 class Shots:
     """Numbered full-page screenshots: artifacts/e2e/<test>-<nn>-<name>.png. Each page shot is
-    also checked for form inputs without a label."""
+    also checked for form inputs without a label and by axe-core (tests/browser.py)."""
 
     def __init__(self, test_name: str, page):
         self.prefix = test_name.removeprefix("test_")
@@ -73,6 +74,7 @@ class Shots:
         self.count += 1
         self.page.screenshot(path=SHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True)
         assert_inputs_are_labelled(self.page)
+        check_accessibility(self.page)
 
 
 @pytest.fixture

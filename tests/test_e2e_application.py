@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from onboarding.agreements.operations import publish_bundled_rules
 from onboarding.db import db
 
+from .browser import check_accessibility
 from .conftest import ARTIFACTS
 from .factories import PASSWORD, make_applicant
 
@@ -82,7 +83,8 @@ def page(browser, live_app):
 
 class Shots:
     """Numbered full-page screenshots artifacts/e2e/application-<nn>-<name>.png. Each shot also
-    checks that every visible form control has a <label>, and that nothing has failed so far."""
+    checks that every visible form control has a <label>, runs axe-core (tests/browser.py), and checks
+    that nothing has failed so far."""
 
     def __init__(self, page):
         self.page = page
@@ -99,6 +101,7 @@ class Shots:
         self.count += 1
         self.page.screenshot(path=SHOTS / f"{SHOT_PREFIX}-{self.count:02d}-{name}.png", full_page=True)
         assert_inputs_are_labelled(self.page)
+        check_accessibility(self.page)
         assert self.page.problems == [], f"problems seen by the browser up to {name}: {self.page.problems}"
 
 

@@ -17,6 +17,7 @@ from onboarding.enforcement.decisions import claim_investigation, restrict
 from onboarding.enforcement.intake import report_violation
 from onboarding.enforcement.models import Investigation
 
+from .browser import check_accessibility
 from .conftest import ARTIFACTS
 from .factories import PASSWORD, granted_institution, make_staff
 from .test_e2e_review import staff_sign_in
@@ -33,7 +34,8 @@ expect.set_options(timeout=15_000)
 
 class Journey:
     """Browser sessions for several people, with one numbered series of screenshots. Every shot checks
-    that every visible field has a label and that no request failed and no script error happened."""
+    that every visible field has a label, runs axe-core (tests/browser.py), and checks that no request
+    failed and no script error happened."""
 
     def __init__(self, browser, base_url: str, prefix: str):
         self.browser, self.base_url, self.prefix = browser, base_url, prefix
@@ -64,6 +66,7 @@ class Journey:
                 .filter(el => el.getClientRects().length > 0 && (!el.labels || el.labels.length === 0))
                 .map(el => el.name || el.id)""")
         assert unlabelled == [], f"inputs without a label on {page.url}: {unlabelled}"
+        check_accessibility(page)
         assert self.problems == [], f"problems up to {name}: {self.problems}"
 
     def close(self):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
+from ..forms import FlaskForm
 from ..security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 _email = [InputRequired("Enter your e-mail address."), Email("Enter a valid e-mail address, like name@company.com."),

@@ -7,7 +7,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
 from stdnum import lei as stdnum_lei
 from wtforms import (
     BooleanField,
@@ -22,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, Length, Optional, ValidationError
 
 from ..countries import countries
-from ..forms import Between, FiniteDecimalField, LinesField, MultiCheckboxField, WholeNumberField, choices
+from ..forms import Between, FiniteDecimalField, FlaskForm, LinesField, MultiCheckboxField, WholeNumberField, choices
 from ..institutions.access import SCOPES
 from ..institutions.referral_codes import institution_from_code
 from ..ipaddresses import AllowlistError, parse_allowlist

@@ -17,7 +17,7 @@ from ..agreements.operations import current_rules, record_agreement
 from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
-from ..institutions.models import RESTRICTED
+from ..institutions.models import PROSPECT, RESTRICTED
 from .models import CLOSED_STATES, PERSON, REJECTED, Application, OwnershipLink, Party
 from .ownership import Link, find_loop
 from .queries import latest_application, open_application
@@ -58,10 +58,13 @@ def _mark_saved(application: Application, step: str, complete: bool) -> None:
 
 
 def start_application(user: User) -> Application:
-    """A new draft for the user's institution; refused while one is open, during the cool-off, and for
-    good once the institution is permanently restricted."""
+    """A new draft for the user's institution; refused while one is open, during the cool-off, for good
+    once the institution is permanently restricted, and once it holds access (it manages its keys then;
+    it does not apply again)."""
     if user.institution.status == RESTRICTED:
         raise OperationRefused("Your institution's API access is permanently restricted: it cannot apply again.")
+    if user.institution.status != PROSPECT:
+        raise OperationRefused("Your institution already has API access: manage it on the API keys page.")
     if open_application(user.institution_id) is not None:
         raise OperationRefused("Your institution already has an open application.")
     previous = latest_application(user.institution_id)

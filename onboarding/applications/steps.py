@@ -10,6 +10,7 @@ from flask_login import current_user
 from ..db import db
 from ..forms import ConfirmForm
 from ..institutions.access import SCOPES
+from ..institutions.models import PROSPECT
 from ..institutions.referral_codes import referral_code
 from ..security import applicant_required
 from . import operations as ops
@@ -22,6 +23,11 @@ from .pages import after_save, attempt, bp, commit_or_explain, current_applicati
 @applicant_required
 def overview():
     application = ops.application_for(current_user)
+    if application is None and current_user.institution.status != PROSPECT:
+        # An institution with access manages it and does not apply again: the application that granted it
+        # (with its letter) is on the status page, the access itself on the keys page.
+        granted = ops.institution_applications(current_user)
+        return redirect(url_for("portal.status") if granted else url_for("keys.index"))
     if application is None:
         return render_template("applications/start.html", form=ConfirmForm(),
                                applications=ops.institution_applications(current_user))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SubmitField
+
+from ..forms import FlaskForm
 
 
 class RetryJobForm(FlaskForm):

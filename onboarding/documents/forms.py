@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SubmitField
 from wtforms.validators import Optional
+
+from ..forms import FlaskForm
 
 
 class DocumentUploadForm(FlaskForm):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..db import utcnow
-from ..forms import RulesAgreementForm, choices
+from ..forms import FlaskForm, RulesAgreementForm, choices
 from .models import CATEGORIES, IMPACTS
 
 # The years a surveillance time may fall in, as the violations API accepts them.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from ..forms import LinesField, MultiCheckboxField, RulesAgreementForm, choices
+from ..forms import FlaskForm, LinesField, MultiCheckboxField, RulesAgreementForm, choices
 from .models import ED25519, KINDS
 from .operations import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS
 

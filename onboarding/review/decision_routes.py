@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts.models import User
@@ -17,6 +16,7 @@ from ..db import db
 from ..documents.models import Document
 from ..documents.operations import associated_data
 from ..errors import OperationRefused, error_page
+from ..forms import FlaskForm
 from ..screening.models import LinkSignal, ScreeningHit
 from ..security import roles_required
 from ..storage import TamperedDocument, document_store
