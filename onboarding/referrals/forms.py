@@ -3,7 +3,7 @@ the refusals."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from ..forms import FlaskForm
 
 
 class ReferralDecisionForm(FlaskForm):
