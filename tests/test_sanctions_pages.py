@@ -165,7 +165,7 @@ def test_an_upload_imports_shows_the_changes_and_the_rescreens_new_hit(app, clie
     assert run.state == IMPORTED and run.previous_snapshot_id == v1.id
     assert current_snapshot("ofac-sdn").id == run.snapshot_id != v1.id
     assert "Version 2 is now the current list" in run_page
-    assert "<strong>1</strong> entries added, <strong>1</strong> removed" in run_page
+    assert "<strong>1</strong> entry added, <strong>1</strong> removed" in run_page
     assert "NORTHWIND LIQUIDITY LTD" in run_page and "GADDAFI INTERNATIONAL CHARITY" in run_page
     assert "1 institution re-screened" in run_page
     hit = db.session.scalar(select(ScreeningHit))

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..applications.models import Application
 from ..db import db
 from ..errors import OperationRefused
 from ..forms import ConfirmForm
@@ -68,8 +69,8 @@ def upload():
     run = request_upload_import(staged.source, staged.folder, staged.filename, user_id=current_user.id,
                                 requested_by=current_user.email, entries=staged.entries)
     db.session.commit()
-    flash(f"{staged.filename}: {staged.entries} {SOURCES[staged.source]} entries read. The import is running; "
-          "this page shows its progress.", "success")
+    flash(f"{staged.filename}: {staged.entries} {SOURCES[staged.source]} entries read and checked; the import "
+          "was started. This page follows it.", "success")
     return redirect(url_for("sanctions.import_run", import_id=run.id))
 
 
@@ -88,7 +89,8 @@ def official(source: str):
         flash(error.message, "error")
         return redirect(url_for("sanctions.lists"))
     db.session.commit()
-    flash(f"Downloading the {SOURCES[source]} list from {run.filename}; this page shows the progress.", "success")
+    flash(f"The {SOURCES[source]} list is downloaded from {run.filename} and imported; this page follows it.",
+          "success")
     return redirect(url_for("sanctions.import_run", import_id=run.id))
 
 
@@ -103,8 +105,10 @@ def import_run(import_id: int):
         changes = snapshot_changes(snapshot, previous) if previous is not None else None
     hits = list(db.session.scalars(select(ScreeningHit).where(ScreeningHit.id.in_(run.new_hit_ids or []))
                                    .order_by(ScreeningHit.score.desc()))) if run.new_hit_ids else []
+    references = application_references({hit.application_id for hit in hits if hit.application_id})
     return render_template(
         "sanctions/import.html", run=run, snapshot=snapshot, changes=changes, hits=hits, limit=CHANGES_SHOWN,
+        references=references,
         progress=progress_of(run), sources=SOURCES, origins=ORIGINS, run_states=RUN_STATES,
         versions=snapshot_versions(run.source),
     )
@@ -124,3 +128,10 @@ def snapshot(snapshot_id: int):
     changes = snapshot_changes(shown)
     return render_template("sanctions/snapshot.html", snapshot=shown, changes=changes, limit=CHANGES_SHOWN,
                            sources=SOURCES, versions=snapshot_versions(shown.source))
+
+
+def application_references(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {row.id: row.reference for row in db.session.execute(
+        select(Application.id, Application.reference).where(Application.id.in_(ids))) if row.reference}
