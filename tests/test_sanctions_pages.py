@@ -238,3 +238,22 @@ def test_a_cli_import_appears_as_a_version_with_its_changes(app, client):
     sign_in_staff(client)
     page = client.get(PAGE).get_data(as_text=True)
     assert "Current: version 1" in page and "First version" in page and "cli" in page
+
+
+def test_a_rescreening_in_progress_is_shown_and_followed(app, client):
+    snapshot, _ = import_list("ofac-sdn", OFAC_SAMPLE, actor_label=ADMIN)
+    run = ListImport(source="ofac-sdn", origin="upload", state=IMPORTED, requested_by=ADMIN, filename="sdn.zip",
+                     snapshot_id=snapshot.id, entries_added=17, entries_removed=0, rescreen_state="running",
+                     rescreen_total=250, rescreen_done=100, new_hit_ids=[])
+    db.session.add(run)
+    db.session.commit()
+    sign_in_staff(client)
+    page = client.get(f"{PAGE}/imports/{run.id}").get_data(as_text=True)
+    assert '<progress max="250" value="100"' in page and "100 of 250" in page
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "This is the first version of the list imported here" in page
+    progress = client.get(f"{PAGE}/imports/{run.id}/progress").get_json()
+    assert progress["finished"] is False and (progress["rescreen_done"], progress["rescreen_total"]) == (100, 250)
+    lists_page = client.get(PAGE).get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="3">' in lists_page and "100 of 250" in lists_page
+    assert client.get(f"{PAGE}/imports/{run.id + 1}").status_code == 404
