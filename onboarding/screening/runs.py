@@ -36,6 +36,7 @@ from .models import (
     UNCHANGED,
     UPLOAD,
     ListImport,
+    ListSnapshot,
 )
 from .screen import rescreen_all
 from .sources import DownloadError, download, official_address, official_files, remove_folder
@@ -157,7 +158,7 @@ def run_import(import_id: int, *, rescreen_now: bool = False) -> ListImport | No
         run.snapshot_id, run.file_sha256, run.finished_at, run.stage = snapshot.id, snapshot.file_sha256, utcnow(), None
         if created:
             run.previous_snapshot_id = previous_id
-            changes = snapshot_changes(snapshot, db.session.get(type(snapshot), previous_id) if previous_id else None)
+            changes = snapshot_changes(snapshot, db.session.get(ListSnapshot, previous_id) if previous_id else None)
             run.entries_added, run.entries_removed = len(changes.added), len(changes.removed)
             run.state, run.rescreen_state, run.rescreen_done = IMPORTED, QUEUED, 0
             if not rescreen_now:
