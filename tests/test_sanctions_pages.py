@@ -22,7 +22,10 @@ from onboarding.screening.models import IMPORTED, ListImport, ListSnapshot, Scre
 
 from .conftest import FreshStateClient, csrf_token_from, submit_form
 from .factories import PASSWORD, complete_application, make_applicant, submit
+from .fixtures import SANCTIONS_FIXTURES
 from .test_sanctions_refresh import OFAC_SAMPLE, UN_SAMPLE, ListServer, changed_ofac
+
+FTM_SAMPLE = SANCTIONS_FIXTURES / "ftm-sample" / "entities.ftm.json"
 
 PAGE = "/staff/sanctions-lists"
 ADMIN = "alex@exchange.example"
@@ -196,11 +199,15 @@ def test_an_upload_imports_shows_the_changes_and_the_rescreens_new_hit(app, clie
     assert db.session.scalar(select(func.count()).select_from(ListSnapshot)) == 2
 
 
-def test_a_un_upload_is_detected_from_its_content(app, client):
+def test_un_and_ftm_uploads_are_told_apart_by_their_content(app, client):
     sign_in_staff(client)
     response = upload(client, [(UN_SAMPLE.read_bytes(), "download (3).xml")])
     assert response.status_code == 302
     assert current_snapshot("un-xml").entry_count == 35
+    response = upload(client, [(FTM_SAMPLE.read_bytes(), "export.jsonl")])
+    assert response.status_code == 302
+    ftm = current_snapshot("ftm")
+    assert ftm is not None and ftm.entry_count > 0 and ftm.imported_by == ADMIN
 
 
 def test_import_from_the_official_address_and_a_failed_download_on_the_page(make_app, client, tmp_path):

@@ -64,7 +64,7 @@ class ListAlias(db.Model):
 
 # How a list import was asked for, and the states of its run.
 UPLOAD, OFFICIAL, SCHEDULED, COMMAND = "upload", "official", "scheduled", "command"
-ORIGINS = {UPLOAD: "Uploaded file", OFFICIAL: "Official address", SCHEDULED: "Scheduled refresh",
+ORIGINS = {UPLOAD: "Upload", OFFICIAL: "Official address", SCHEDULED: "Scheduled refresh",
            COMMAND: "sanctions refresh"}
 QUEUED, RUNNING, IMPORTED, UNCHANGED, FAILED = "queued", "running", "imported", "unchanged", "failed"
 RUN_STATES = {QUEUED: "Waiting to start", RUNNING: "Running", IMPORTED: "Imported", UNCHANGED: "No change",
