@@ -100,7 +100,9 @@ def import_run(import_id: int):
     run = db.session.get(ListImport, import_id) or abort(404)
     snapshot = db.session.get(ListSnapshot, run.snapshot_id) if run.snapshot_id else None
     changes = None
-    if snapshot is not None and run.state == "imported":
+    progress = progress_of(run)
+    # The entry lists are read once the run is finished: the page reloads every 2 s until then.
+    if snapshot is not None and run.state == "imported" and progress["finished"]:
         previous = db.session.get(ListSnapshot, run.previous_snapshot_id) if run.previous_snapshot_id else None
         changes = snapshot_changes(snapshot, previous) if previous is not None else None
     hits = list(db.session.scalars(select(ScreeningHit).where(ScreeningHit.id.in_(run.new_hit_ids or []))
@@ -109,7 +111,7 @@ def import_run(import_id: int):
     return render_template(
         "sanctions/import.html", run=run, snapshot=snapshot, changes=changes, hits=hits, limit=CHANGES_SHOWN,
         references=references,
-        progress=progress_of(run), sources=SOURCES, origins=ORIGINS, run_states=RUN_STATES,
+        progress=progress, sources=SOURCES, origins=ORIGINS, run_states=RUN_STATES,
         versions=snapshot_versions(run.source),
     )
 
