@@ -58,6 +58,7 @@ from .review.decision_routes import bp as decisions_bp
 from .review.routes import bp as review_bp
 from .review.rules import register_review_rules
 from .screening import models as _screening  # noqa: F401
+from .screening.routes import bp as sanctions_bp
 from .security import init_keyring, register_security_headers
 from .templating import register_template_helpers as _register_template_helpers
 
@@ -114,7 +115,7 @@ def register_part_rules() -> None:
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
                       letters_bp, keys_bp, referrals_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp,
-                      metrics_bp):
+                      metrics_bp, sanctions_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

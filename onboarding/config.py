@@ -126,6 +126,20 @@ def from_environment(env: str) -> dict[str, Any]:
         # Whether a shared loopback or private address (everyone behind one office NAT, every local test
         # applicant on 127.0.0.1) counts as a linked-applicant signal. Off: it says nothing about the firm.
         "LINKED_PRIVATE_IP_SIGNALS": _bool(os.environ.get("LINKED_PRIVATE_IP_SIGNALS")),
+        # The official sanctions-list addresses `flask --app app sanctions refresh` downloads. OFAC: the
+        # folder holding sdn.csv, add.csv, alt.csv and sdn_comments.csv. No FtM default: OpenSanctions
+        # data needs a licence for commercial use; set the export URL your licence covers.
+        "SANCTIONS_OFAC_SDN_URL": os.environ.get("SANCTIONS_OFAC_SDN_URL", "https://www.treasury.gov/ofac/downloads/"),
+        "SANCTIONS_UN_XML_URL": os.environ.get(
+            "SANCTIONS_UN_XML_URL", "https://scsanctions.un.org/resources/xml/en/consolidated.xml"),
+        "SANCTIONS_FTM_URL": os.environ.get("SANCTIONS_FTM_URL", ""),
+        # The worker refreshes the lists this often (hours; 0: never). Off by default outside production,
+        # so a development worker or a test never downloads from the real addresses.
+        "SANCTIONS_REFRESH_HOURS": float(os.environ.get("SANCTIONS_REFRESH_HOURS", "0" if development else "24")),
+        "SANCTIONS_DOWNLOAD_TIMEOUT": _int("SANCTIONS_DOWNLOAD_TIMEOUT", 120),
+        "SANCTIONS_MAX_DOWNLOAD_MB": _int("SANCTIONS_MAX_DOWNLOAD_MB", 1024),
+        # Uploaded list files wait here for their import job (web and worker must share it).
+        "SANCTIONS_DIR": os.environ.get("SANCTIONS_DIR", ""),
         # Review deadline per risk band, counted from when a case enters a review queue.
         "REVIEW_DEADLINE_DAYS": _deadlines(os.environ.get("REVIEW_DEADLINE_DAYS", "low:5,medium:3,high:2")),
         # The header that carries the API key in signed trading requests (MEXC's name; Binance: X-MBX-APIKEY).

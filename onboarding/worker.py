@@ -19,6 +19,7 @@ from .jobs import rq_queue, set_worker_app, sweep
 from .keys.replay import forget_expired
 from .keys.status import expire_due_keys
 from .keys.usage import flush_usage
+from .screening.runs import schedule_refresh_if_due
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,13 @@ class OnboardingWorker(Worker):
             except Exception:
                 db.session.rollback()
                 log.exception("key housekeeping failed; will retry on the next tick")
+            try:
+                scheduled = schedule_refresh_if_due()
+                if scheduled:
+                    log.info("sanctions lists: scheduled refresh of %d list(s) queued", len(scheduled))
+            except Exception:
+                db.session.rollback()
+                log.exception("scheduling the sanctions-list refresh failed; will retry on the next tick")
             finally:
                 db.session.remove()
                 # Never let the parent keep a pooled connection a horse would inherit.

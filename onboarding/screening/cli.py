@@ -8,9 +8,11 @@ from flask.cli import AppGroup
 from ..db import db
 from ..jobs import request_job
 from .lists import ListImportError, current_snapshots, import_list
-from .models import SOURCES
+from .models import FAILED, IMPORTED, SOURCES
+from .runs import configured_sources, refresh
 
-sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file, show the current lists.")
+sanctions_cli = AppGroup("sanctions", help="Sanctions lists: import a list file, refresh from the official addresses, "
+                                            "show the current lists.")
 
 
 @sanctions_cli.command("import")
@@ -52,3 +54,37 @@ def status_command() -> None:
         click.echo(f"{SOURCES.get(snapshot.source, snapshot.source)}: snapshot #{snapshot.id}, imported "
                    f"{snapshot.imported_at:%Y-%m-%d %H:%M} UTC, {snapshot.entry_count} entries, "
                    f"{snapshot.alias_count} names, sha256 {snapshot.file_sha256[:16]}...")
+
+
+@sanctions_cli.command("refresh")
+@click.option("--source", "sources", multiple=True, type=click.Choice(list(SOURCES)),
+              help="Only this list (repeatable). Default: every list with an official address configured.")
+def refresh_command(sources: tuple[str, ...]) -> None:
+    """Download the lists from their official addresses and import those whose content changed.
+
+    A failed download or import leaves the current list as it was; the failure is recorded and shown on
+    the sanctions-lists page. New lists are re-screened against every monitored institution at once."""
+    wanted = list(sources) or configured_sources()
+    if not wanted:
+        raise click.ClickException("No official address is configured (SANCTIONS_OFAC_SDN_URL, "
+                                   "SANCTIONS_UN_XML_URL, SANCTIONS_FTM_URL).")
+    try:
+        runs = refresh(wanted)
+    except ListImportError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    failed = 0
+    for run in runs:
+        title = SOURCES[run.source]
+        if run.state == FAILED:
+            failed += 1
+            click.echo(f"{title}: {run.error}", err=True)
+        elif run.state == IMPORTED:
+            click.echo(f"{title}: imported snapshot #{run.snapshot_id} (+{run.entries_added} / "
+                       f"-{run.entries_removed} entries); re-screened {run.rescreen_total or 0} institution(s), "
+                       f"{len(run.new_hit_ids or [])} new hit(s).")
+        else:
+            click.echo(f"{title}: unchanged since snapshot #{run.snapshot_id}; nothing imported.")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(runs)} list(s) could not be refreshed; "
+                                   "the previous snapshots stay current.")

@@ -90,7 +90,8 @@ def import_list(source: str, path: str | Path, *, actor_label: str | None = None
             session.flush()
             return existing, True
 
-        snapshot = ListSnapshot(source=source, file_sha256=sha256, entry_count=0, alias_count=0, is_current=False)
+        snapshot = ListSnapshot(source=source, file_sha256=sha256, entry_count=0, alias_count=0, is_current=False,
+                                imported_by=actor_label or "system")
         session.add(snapshot)
         session.flush()
         entries = aliases = 0

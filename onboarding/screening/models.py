@@ -27,6 +27,8 @@ class ListSnapshot(db.Model):
     entry_count: Mapped[int] = mapped_column(default=0)
     alias_count: Mapped[int] = mapped_column(default=0)
     is_current: Mapped[bool] = mapped_column(default=False, index=True)
+    # Who imported it: a staff e-mail, "cli", "scheduled refresh" (shown on the sanctions-lists page).
+    imported_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class ListEntry(db.Model):
@@ -58,6 +60,47 @@ class ListAlias(db.Model):
     quality: Mapped[str] = mapped_column(String(10), default="aka")  # primary, aka, weak
 
     entry: Mapped[ListEntry] = relationship(back_populates="aliases")
+
+
+# How a list import was asked for, and the states of its run.
+UPLOAD, OFFICIAL, SCHEDULED, COMMAND = "upload", "official", "scheduled", "command"
+ORIGINS = {UPLOAD: "Upload", OFFICIAL: "Official address", SCHEDULED: "Scheduled refresh",
+           COMMAND: "sanctions refresh"}
+QUEUED, RUNNING, IMPORTED, UNCHANGED, FAILED = "queued", "running", "imported", "unchanged", "failed"
+RUN_STATES = {QUEUED: "Waiting to start", RUNNING: "Running", IMPORTED: "Imported", UNCHANGED: "No change",
+              FAILED: "Failed"}
+RESCREEN_DONE = "done"
+
+
+class ListImport(db.Model):
+    """One attempt to import a list (an upload, the official address, the scheduled refresh): its
+    progress, its outcome or the reason it failed, what changed, and the re-screening it triggered."""
+
+    __tablename__ = "sanctions_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), index=True)
+    origin: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=QUEUED, index=True)
+    stage: Mapped[str | None] = mapped_column(String(200))  # what it is doing now, for the progress line
+    filename: Mapped[str | None] = mapped_column(String(500))  # uploaded file name(s), or the address
+    staged_path: Mapped[str | None] = mapped_column(String(1000))  # the uploaded input until imported
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by: Mapped[str] = mapped_column(String(320))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("sanctions_lists.id"))
+    previous_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("sanctions_lists.id"))
+    entries_added: Mapped[int | None]
+    entries_removed: Mapped[int | None]
+    # The re-screening of monitored institutions this import triggered (None: none was needed).
+    rescreen_state: Mapped[str | None] = mapped_column(String(20))
+    rescreen_total: Mapped[int | None]
+    rescreen_done: Mapped[int | None]
+    new_hit_ids: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
 
 
 PENDING, TRUE_MATCH, FALSE_POSITIVE = "pending", "true_match", "false_positive"

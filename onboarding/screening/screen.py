@@ -7,6 +7,7 @@ score and explanation but never duplicates it, and never reopens one a reviewer 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -132,18 +133,25 @@ def latest_screenable_application(institution_id: int) -> Application | None:
     )
 
 
-def rescreen_all(batch_size: int = 100) -> dict[str, int]:
+def rescreen_all(batch_size: int = 100,
+                 on_batch: Callable[[int, int, list[int]], None] | None = None) -> dict[str, int]:
     """Ongoing monitoring after a list update: screen every monitored institution again. New hits
-    are review tasks (pending hits found by monitoring). Commits per batch; safe to run twice."""
+    are review tasks (pending hits found by monitoring). Commits per batch; safe to run twice.
+    `on_batch(total, done, new_hit_ids)` runs before each batch's commit (progress for the lists page)."""
     matcher = current_matcher()
     ids = institutions_to_monitor()
     new_total = 0
     for start in range(0, len(ids), batch_size):
+        batch_hits: list[int] = []
         for institution_id in ids[start:start + batch_size]:
             application = latest_screenable_application(institution_id)
             if application is None:
                 continue
-            new_total += len(screen_application(application, found_by="monitoring", matcher=matcher).new)
+            new = screen_application(application, found_by="monitoring", matcher=matcher).new
+            new_total += len(new)
+            batch_hits += [hit.id for hit in new]
+        if on_batch is not None:
+            on_batch(len(ids), min(start + batch_size, len(ids)), batch_hits)
         db.session.commit()
     log.info("re-screened %d institution(s), %d new hit(s)", len(ids), new_total)
     return {"institutions": len(ids), "new_hits": new_total}
