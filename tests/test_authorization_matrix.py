@@ -49,7 +49,9 @@ from onboarding.institutions.operations import grant_access
 from onboarding.institutions.status import change_status
 from onboarding.jobs import OutboxJob
 from onboarding.keys.models import ApiKey
-from onboarding.screening.models import LinkSignal, ScreeningHit
+from onboarding.letters.models import Notice
+from onboarding.referrals.models import Referral
+from onboarding.screening.models import LinkSignal, ListImport, ListSnapshot, ScreeningHit
 
 from .factories import (
     COMPANY_DATA,
@@ -90,7 +92,7 @@ POLICY: dict[str, str] = {
     "keys.index": "applicant", "keys.create": "applicant", "keys.agree": "applicant",
     "keys.ask_allowlist_change": "applicant", "keys.revoke": "owner", "keys.rotate": "owner",
     "enforcement.reinstatement": "applicant",
-    "letters.applicant_download": "owner?",
+    "letters.applicant_download": "owner?", "letters.applicant_notice": "owner",
     # Staff. Case decisions are open to every staff role at the route: the operation then checks the role
     # the decision needs and that the case is assigned to the asker (tests/test_review_*.py).
     "home.staff": "staff", "review.applications": "staff", "review.queue": "staff", "review.case": "staff",
@@ -102,14 +104,19 @@ POLICY: dict[str, str] = {
     "decisions.request_changes": "staff", "decisions.qualify": "staff", "decisions.send_back": "staff",
     "decisions.approve": "staff", "decisions.reject": "staff",
     "decisions.assign": "staff:admin", "decisions.signoff": "staff:compliance",
-    "letters.staff_download": "staff?",
+    "letters.staff_download": "staff?", "letters.staff_notice": "staff",
     "keys.staff_view": "staff", "keys.allowlist_changes": "staff",
     "keys.decide_allowlist": "staff:admin,compliance,qualification_reviewer",
     "keys.staff_revoke": "staff:admin,compliance",
     "enforcement.queue": "staff", "enforcement.case": "staff",
     "enforcement.new_violation": "staff:compliance", "enforcement.claim": "staff:compliance",
     "enforcement.dismiss": "staff:compliance", "enforcement.reinstatable": "staff:compliance",
-    "enforcement.restrict": "staff:compliance",
+    "enforcement.restrict": "staff:compliance", "enforcement.confirm": "staff:compliance",
+    "enforcement.send_back": "staff:compliance",
+    "referrals.index": "staff", "referrals.decide": "staff:compliance",
+    "sanctions.lists": "staff:admin", "sanctions.upload": "staff:admin", "sanctions.official": "staff:admin",
+    "sanctions.import_run": "staff:admin", "sanctions.import_progress": "staff:admin",
+    "sanctions.snapshot": "staff:admin",
     "audit.log": "staff:admin,compliance",
     "dashboard.jobs": "staff:admin", "dashboard.retry_job": "staff:admin",
     # Everyone.
@@ -199,6 +206,13 @@ def build_world() -> dict[str, str]:
                             evidence_text="burst", evidence={}, reference="matrix-1"), reporter="matrix")
     db.session.commit()
 
+    # A referral from A to B (a self-referral held for compliance), and a finished list import on record.
+    db.session.add(Referral(application_id=other.id, referrer_institution_id=institution.id,
+                            referred_institution_id=b.institution_id, status="held", signals=[]))
+    db.session.add(ListImport(source="ofac-sdn", origin="upload", state="unchanged", filename="sdn.zip",
+                              requested_by="matrix"))
+    db.session.commit()
+
     def first(model, *where):
         found = db.session.scalars(select(model).where(*where).order_by(model.id)).first()
         assert found is not None, f"the matrix world has no {model.__name__}"
@@ -216,6 +230,11 @@ def build_world() -> dict[str, str]:
         "signal_id": first(LinkSignal, LinkSignal.application_id == application.id),
         "investigation_id": first(Investigation, Investigation.institution_id == institution.id),
         "job_id": first(OutboxJob),
+        "notice_id": first(Notice, Notice.institution_id == institution.id),
+        "referral_id": first(Referral),
+        "import_id": first(ListImport),
+        "snapshot_id": first(ListSnapshot),
+        "source": "ofac-sdn",
         "code": "documents",
         "token": "made-up-token",
         "filename": "css/site.css",
