@@ -23,7 +23,7 @@ from ..storage import TamperedDocument, document_store
 from . import operations as ops
 from . import permissions
 from .case_page import render_case
-from .preview import PreviewUnavailable, render_preview
+from .preview import preview_or_placeholder
 from .qualification import CRITERIA
 
 # Ids are bounded so an absurd number is a 404, not an integer overflow in the database driver.
@@ -265,9 +265,9 @@ def document_preview(application_id: int, document_id: int):
         return error_page(403, "This file was quarantined by the malware scan and is not rendered.")
     try:
         data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
-        png = render_preview(data, document.content_type)
-    except PreviewUnavailable as exc:
-        return error_page(422, str(exc))
+        # A file that cannot be drawn gets a plain "no preview" card, so the case page never shows a
+        # broken image or a server error for a hostile file.
+        png, _reason = preview_or_placeholder(data, document.content_type)
     except (TamperedDocument, FileNotFoundError) as exc:
         current_app.logger.error("document %s cannot be previewed: %r", document.id, exc)
         return error_page(500, "This document's stored file failed its integrity check, so it is not shown.")
