@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from onboarding.agreements.operations import publish_bundled_rules
@@ -128,9 +128,12 @@ def path_is(path: str):
 
 def make_files(folder: Path) -> dict[str, Path]:
     pdf = folder / "certificate.pdf"
-    Image.new("RGB", (620, 877), (255, 255, 255)).save(pdf, "PDF")
+    scan = Image.new("RGB", (620, 877), (255, 255, 255))
+    ImageDraw.Draw(scan).text((60, 80), "Certificate of incorporation", fill=(0, 0, 0))  # not a blank page
+    scan.save(pdf, "PDF")
     jpeg = folder / "passport.jpg"
-    Image.new("RGB", (800, 500), (210, 225, 240)).save(jpeg, "JPEG", quality=85)
+    # Large enough to read (the checks warn below 600 pixels on the shorter side).
+    Image.new("RGB", (1200, 760), (210, 225, 240)).save(jpeg, "JPEG", quality=85)
     exe = folder / "statement.pdf"  # a Windows program under a PDF name
     exe.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
                     + b"This program cannot be run in DOS mode.\r\r\n$" + b"\x00" * 400)
@@ -338,7 +341,7 @@ def test_applicant_completes_and_submits_the_application(live_app, page, shot, t
         identity = upload_form(page, key).locator('input[name="expiry_date"]').count() == 1
         assert identity == key.endswith(":identity_document"), f"expiry date input on {key}: {identity}"
         upload(page, key, files["jpeg"] if identity else files["pdf"], issued, expires if identity else None)
-        expect(slot.locator(".badge-ok")).to_have_text("Uploaded")
+        expect(slot.locator(".badge-ok")).to_have_text("Usable")
         expect(slot.locator(".doc-file a")).to_have_text("passport.jpg" if identity else "certificate.pdf")
 
     slots = page.locator(".doc-slot")
