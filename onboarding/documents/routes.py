@@ -46,7 +46,7 @@ def documents_page(application: Application, upload_form=None, failed_key: str |
     summary = ownership_summary(application)
     context = step_context(application, "documents")
     requirements = required_documents(application)
-    asks = change_asks(context["change_requests"], uploaded, {r.key for r in requirements})
+    asks = change_asks(context["change_requests"], uploaded, {r.key: slot_label(r) for r in requirements})
 
     def roles_of(party) -> str:
         """Why this person must provide documents."""
@@ -66,15 +66,20 @@ def documents_page(application: Application, upload_form=None, failed_key: str |
     ), status_code
 
 
-def change_asks(change_requests, uploaded: dict[str, Document], slots: set[str]) -> dict[str, dict]:
+def slot_label(requirement) -> str:
+    return requirement.kind.label + ("" if requirement.party is None else f" for {requirement.party.name}")
+
+
+def change_asks(change_requests, uploaded: dict[str, Document], slots: dict[str, str]) -> dict[str, dict]:
     """For each document slot a reviewer asked to replace: their words, and whether it is still open
-    (the file they turned down is still there, or nothing is) or answered by a new upload."""
+    (the file they turned down is still there, or nothing is) or answered by a new upload. `slots`
+    maps each slot to its label; inside the slot the label the request starts with is not repeated."""
     asks: dict[str, dict] = {}
     for change in change_requests:
         if change.step != "documents" or change.document_slot not in slots:
             continue
         ask = asks.setdefault(change.document_slot, {"messages": [], "open": True})
-        ask["messages"].append(change.message)
+        ask["messages"].append(change.message.removeprefix(slots[change.document_slot] + ": "))
         document = uploaded.get(change.document_slot)
         ask["open"] = document is None or document.review_status in ("reupload", "rejected")
     return asks
@@ -144,8 +149,10 @@ def upload_message(document: Document) -> tuple[str, str]:
         return (f"{document.filename} cannot be used: {failed['detail']} {failed.get('advice') or ''}".strip(),
                 "error")
     if check.get("verdict") == WARNING:
-        return (f"{document.filename} uploaded and can be used, with a warning our reviewers will see: "
-                f"{findings[0]['detail']}", "warning")
+        warnings = " ".join(f["detail"] for f in findings)
+        return (f"{document.filename} uploaded and can be used, with "
+                f"{'a warning' if len(findings) == 1 else f'{len(findings)} warnings'} our reviewers will see: "
+                f"{warnings}", "warning")
     return f"{document.filename} uploaded.", "success"
 
 
