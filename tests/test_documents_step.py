@@ -180,3 +180,12 @@ def test_a_change_request_marks_the_slot_with_the_reason_and_counts_what_is_left
     assert "1 document to replace" in visible(shown)
     section = slot_html(shown, person)
     assert "Replaced." in section and "To replace" not in section
+
+
+def test_the_sample_application_uses_a_different_file_for_each_slot(app, applicant):
+    """Demo and test data: no document is flagged as reusing another slot's file."""
+    application = factories.complete_application(applicant)
+    documents = db.session.scalars(select(Document).where(Document.application_id == application.id)).all()
+    reused = [d.requirement_key for d in documents
+              if any(f["check"] == "document.reuse" for f in (d.upload_check or {}).get("findings", []))]
+    assert documents and reused == []
