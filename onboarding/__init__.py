@@ -28,6 +28,7 @@ from .applications.pages import bp as applications_bp
 from .audit import models as _audit  # noqa: F401
 from .audit.routes import bp as audit_bp
 from .checks import models as _checks  # noqa: F401
+from .checks.upload import register_upload_checks
 from .cli import register_cli
 from .config import build
 from .dashboard.routes import bp as dashboard_bp
@@ -108,6 +109,7 @@ def register_part_rules() -> None:
     """Higher parts plug their guards, effects and step checks into the lower parts' tables (the lower
     parts never import them). Registering again replaces, so building several apps is harmless."""
     register_document_rules()
+    register_upload_checks()
     register_review_rules()
     register_referral_rules()
 

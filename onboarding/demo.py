@@ -124,11 +124,14 @@ def document_pdf(title: str) -> bytes:
     return buffer.getvalue()
 
 
-def identity_jpeg(size: tuple[int, int] = (800, 500)) -> bytes:
-    from PIL import Image
+def identity_jpeg(size: tuple[int, int] = (800, 500), name: str = "") -> bytes:
+    from PIL import Image, ImageDraw
 
+    image = Image.new("RGB", size, (210, 225, 240))
+    if name:  # one photo per person: the same file in two slots is flagged as reuse
+        ImageDraw.Draw(image).text((40, 40), name, fill=(20, 30, 50))
     buffer = io.BytesIO()
-    Image.new("RGB", size, (210, 225, 240)).save(buffer, "JPEG", quality=85)
+    image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -139,7 +142,9 @@ def upload_every_document(application, user) -> None:
         identity = requirement.kind.needs_expiry
         upload_document(
             application, requirement.key,
-            stream=io.BytesIO(identity_jpeg() if identity else document_pdf(requirement.kind.label)),
+            stream=io.BytesIO(identity_jpeg(name=requirement.subject) if identity
+                              else document_pdf(requirement.kind.label if requirement.party is None
+                                                else f"{requirement.kind.label}: {requirement.subject}")),
             filename="passport.jpg" if identity else f"{requirement.kind.kind}.pdf",
             issue_date=today - timedelta(days=30), expiry_date=today + timedelta(days=3650) if identity else None,
             user_id=user.id,

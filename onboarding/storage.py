@@ -121,6 +121,14 @@ def describe_unaccepted(head: bytes) -> str:
     start = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:14].lower()
     if start.startswith((b"<!doctype html", b"<html")):
         return "an HTML page"
+    if b"<svg" in head[:4096].lower():
+        return "an SVG drawing (a text format for images, not a scan)"
+    if b"%PDF-" in head[:4096]:
+        # Something (a comment line, a mail header, a byte-order mark) is written before the PDF's start.
+        return ("a PDF with something written before its start, so it is not a valid PDF file "
+                "(save or export it again as PDF)")
+    if start.startswith(b"<?xml"):
+        return "an XML file"
     if _looks_like_text(head):
         return "a text file"
     return "a file of an unknown type"
@@ -136,31 +144,49 @@ def _looks_like_text(head: bytes) -> bool:
     return all(ch in "\t\n\r\f\v" or unicodedata.category(ch) != "Cc" for ch in text)
 
 
-def safe_display_name(filename: str) -> str:
-    """The uploaded file name, normalised, for display and download headers. The name is never
-    used as a path (storage keys are random); this refuses names that could mislead a reviewer
-    (right-to-left overrides, invisible characters) or break headers and logs."""
-    name = unicodedata.normalize("NFC", filename or "").strip()
-    if not name:
-        raise UploadRefused("The file has no name. Rename the file and try again.")
-    if (
-        "/" in name
-        or "\\" in name
-        or ".." in name
-        # Cc: control characters; Cf: bidirectional overrides and invisible formatting;
-        # Zl/Zp: line and paragraph separators (would split headers and log lines);
-        # Cs: lone surrogates (cannot be encoded, so would fail later, far from here).
-        or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") for ch in name)
-    ):
-        raise UploadRefused(
-            "The file name contains characters we do not accept (folder separators, '..' or control "
-            "characters). Rename the file and try again."
-        )
-    if len(name) > MAX_DISPLAY_NAME_LENGTH:
-        raise UploadRefused(
-            f"The file name is longer than {MAX_DISPLAY_NAME_LENGTH} characters. Shorten the name and try again."
-        )
-    return name
+EXTENSION_FOR_TYPE = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+_SAME_TYPE_EXTENSIONS = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
+                         ".jpeg": "image/jpeg", ".jpe": "image/jpeg"}
+# Cc: control characters; Cf: bidirectional overrides and other invisible formatting; Zl/Zp: line and
+# paragraph separators (would split headers and log lines); Cs: lone surrogates (cannot be encoded).
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+@dataclass(frozen=True)
+class DisplayName:
+    name: str
+    changes: tuple[str, ...]  # what was changed, in words for the person who uploaded the file
+
+
+def safe_display_name(filename: str, content_type: str) -> DisplayName:
+    """The name to store and show for an uploaded file: never a path (storage keys are random), so
+    the folder part is dropped; characters a reader cannot see (control characters, right-to-left
+    overrides that make "exe.pdf" read as "fdp.exe") are removed; the extension follows the detected
+    content type. The file is kept whatever its name; `changes` says what was altered."""
+    changes: list[str] = []
+    name = unicodedata.normalize("NFC", filename or "")
+    if any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in name):
+        name = "".join(ch for ch in name if unicodedata.category(ch) not in _HIDDEN_CATEGORIES)
+        changes.append("removed characters you cannot see (control or right-to-left characters)")
+    base = re.split(r"[/\\]", name)[-1]
+    if base != name:
+        changes.append("removed the folder part")
+    name = base.strip().strip(".").strip()  # "..", or a name that is only dots, leaves nothing
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    wanted = EXTENSION_FOR_TYPE.get(content_type, "")
+    if _SAME_TYPE_EXTENSIONS.get("." + extension.lower()) != content_type:
+        if stem or extension:
+            stem = name  # the old "extension" stays part of the name, so nothing the applicant wrote is lost
+            changes.append(f"added “{wanted}” because the file is a {wanted.lstrip('.').upper()}")
+        extension = wanted.lstrip(".")
+    stem = stem.strip() or "document"
+    limit = MAX_DISPLAY_NAME_LENGTH - len(extension) - 1
+    if len(stem) > limit:
+        stem = stem[:limit].rstrip()
+        changes.append(f"shortened it to {MAX_DISPLAY_NAME_LENGTH} characters")
+    return DisplayName(f"{stem}.{extension}" if extension else stem, tuple(changes))
 
 
 def _size_phrase(max_bytes: int) -> str:

@@ -698,17 +698,8 @@ def test_request_over_the_upload_limit_gets_a_clear_413_page(client, with_partie
     except RequestEntityTooLarge as exc:  # raised again while rendering the error page
         raise AssertionError("the 413 page itself failed to render, so the browser gets a bare 500") from exc
     assert response.status_code == 413
-    assert "Files can be at most 20 MB each" in page(response)
+    assert "The file is larger than 20 MB" in page(response)
     assert count(Document) == 0
-
-
-@pytest.mark.parametrize("filename", ["../evil.pdf", "bad\x01name.pdf", "..\\evil.pdf", "invoice\u202efdp.exe"])
-def test_dangerous_file_names_are_refused(client, with_parties, documents_dir, filename):
-    response = upload(client, CERTIFICATE, factories.pdf_bytes(), filename)
-    assert response.status_code == 422
-    assert "The file name contains characters we do not accept" in field_error(response, f"file-{slot(CERTIFICATE)}")
-    assert count(Document) == 0
-    assert stored_files(documents_dir) == []
 
 
 def test_upload_without_a_file(client, with_parties):
@@ -774,11 +765,11 @@ def test_valid_pdf_and_jpeg_uploads(client, with_parties):
 
     shown = client.get("/application/documents")
     body = page(shown)
-    assert "alice passport.jpg uploaded." in body
+    assert "alice passport.jpg uploaded" in body
     for doc_slot, name in ((slot(CERTIFICATE), "Certificate of incorporation.pdf"),
                            (slot(key), "alice passport.jpg")):
         section = body.split(f'id="slot-{doc_slot}"')[1].split('class="doc-slot')[0]
-        assert "Uploaded" in section and name in section
+        assert "Usable" in section and name in section
 
     certificate = db.session.scalar(select(Document).where(Document.kind == "certificate_of_incorporation"))
     assert (certificate.content_type, certificate.size, certificate.sha256) == (

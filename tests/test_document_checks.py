@@ -18,6 +18,7 @@ from onboarding.documents.models import Document
 from onboarding.documents.operations import upload_document
 
 from .factories import jpeg_bytes, make_applicant, pdf_bytes
+from .fixtures import damaged_pdfs
 from .services import EICAR
 
 
@@ -77,7 +78,8 @@ def test_a_clean_pdf_passes_every_check(draft):
     findings = check_document(document, application)
     assert outcomes(findings) == {
         "document.sha256": "pass", "document.type": "pass", "document.size": "pass", "document.readable": "pass",
-        "document.active_content": "pass", "document.dates": "pass", "document.reuse": "pass",
+        "document.compression": "pass", "document.active_content": "pass", "document.dates": "pass",
+        "document.reuse": "pass",
     }
     assert finding(findings, "document.readable").evidence["pages"] == 1
 
@@ -119,7 +121,8 @@ def test_pixel_flood_image_fails_before_decoding(draft):
     user, application = draft
     document = store(application, user, png_header_only(60000, 60000), name="scan.png")
     result = finding(check_document(document, application), "document.readable")
-    assert result.outcome == "fail" and "pixel flood" in result.detail
+    assert result.outcome == "fail" and "than any scan or photo" in result.detail
+    assert "flood" not in result.detail  # jargon the applicant cannot act on
 
 
 def test_small_image_is_flagged_and_broken_image_fails(draft):
@@ -179,3 +182,80 @@ def test_eicar_inside_a_pdf_is_found_by_clamd(make_app, clamd_server):
         assert result.outcome == "fail" and "Eicar-Test-Signature" in result.detail
         clean = store(application, user, pdf_bytes(), kind="company:articles_of_association")
         assert finding(check_document(clean, application), "document.malware").outcome == "pass"
+
+
+def test_undamaged_hand_built_pdf_draws(draft):
+    user, application = draft
+    document = store(application, user, damaged_pdfs.good_pdf())
+    result = finding(check_document(document, application), "document.readable")
+    assert result.outcome == "pass" and result.evidence["claims_content"] and not result.evidence["blank"]
+
+
+@pytest.mark.parametrize("damaged", [damaged_pdfs.garbage_flate_contents, damaged_pdfs.missing_contents_object,
+                                     damaged_pdfs.undecodable_image])
+def test_pdf_whose_first_page_draws_blank_although_it_has_content_is_flagged(draft, damaged):
+    """pypdf opens these and counts one page; only drawing the page shows nothing comes out."""
+    user, application = draft
+    document = store(application, user, damaged())
+    result = finding(check_document(document, application), "document.readable")
+    assert result.outcome == "flag", result.detail
+    assert "blank" in result.detail and result.advice
+
+
+def test_a_genuinely_blank_page_is_not_flagged(draft):
+    user, application = draft
+    document = store(application, user, pdf_with())  # a page with no content stream at all
+    assert finding(check_document(document, application), "document.readable").outcome == "pass"
+
+
+def test_pdf_whose_first_page_cannot_be_drawn_fails(draft, monkeypatch):
+    """pdfium refuses a page pypdf accepts (the first-page draw is the only thing that differs)."""
+    from onboarding.checks import documents as checks
+
+    user, application = draft
+    document = store(application, user, damaged_pdfs.good_pdf())
+    monkeypatch.setattr(checks, "RENDER_CHECK_WIDTH", 10**9)  # a bitmap pdfium cannot allocate
+    result = finding(check_document(document, application), "document.readable")
+    assert result.outcome == "fail" and "first page cannot be shown" in result.detail
+
+
+def test_compression_bomb_is_flagged_fast_without_inflating_it(draft):
+    import resource
+    import time
+
+    user, application = draft
+    bomb = damaged_pdfs.compression_bomb(300)
+    assert len(bomb) < 1024 * 1024
+    document = store(application, user, bomb)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    findings = check_document(document, application)
+    elapsed = time.perf_counter() - started
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    compression = finding(findings, "document.compression")
+    assert compression.outcome == "flag" and "compression bomb" in compression.detail
+    assert compression.evidence["worst_ratio"] > 100
+    assert compression.evidence["inflated_bytes"] <= 64 * 1024 * 1024
+    # Not handed to pdfium, which would inflate all 300 MB to draw the page.
+    assert finding(findings, "document.readable").evidence.get("rendered") is False
+    assert elapsed < 3, elapsed
+    assert grown_kb < 100 * 1024, f"peak memory grew by {grown_kb} KB"
+
+
+def test_an_ordinary_pdf_is_not_a_compression_bomb(draft):
+    from onboarding.checks.documents import measure_inflation
+
+    user, application = draft
+    measured = measure_inflation(pdf_bytes("Certificate of incorporation"))
+    assert not measured.bomb and measured.worst_ratio < 100
+
+
+def test_same_file_for_two_documents_of_one_application_is_flagged(draft):
+    user, application = draft
+    data = pdf_bytes("One certificate for everything")
+    first = store(application, user, data)
+    second = store(application, user, data, kind="company:articles_of_association")
+    result = finding(check_document(second, application), "document.reuse")
+    assert result.outcome == "flag"
+    assert "Certificate of incorporation" in result.detail
+    assert result.evidence["same_application_documents"] == [first.id]

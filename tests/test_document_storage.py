@@ -9,6 +9,7 @@ import io
 import os
 import stat
 import tracemalloc
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -438,6 +439,12 @@ def test_sniff_type(head, expected):
         # A multi-byte character cut at the end of the first chunk is still text.
         (b"x" * (CHUNK_SIZE - 1) + "é".encode()[:1], "a text file"),
         (b"\x00\x01\x02binary", "a file of an unknown type"),
+        (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><text>ID</text></svg>',
+         "an SVG drawing (a text format for images, not a scan)"),
+        (b"<svg width='10' height='10'></svg>", "an SVG drawing (a text format for images, not a scan)"),
+        (b"% scanned by OfficeJet\n%PDF-1.7\n1 0 obj", "a PDF with something written before its start, so it is "
+         "not a valid PDF file (save or export it again as PDF)"),
+        (b'<?xml version="1.0"?><invoice/>', "an XML file"),
         (b"\xc3\x28 invalid utf-8", "a file of an unknown type"),
     ],
 )
@@ -446,40 +453,33 @@ def test_describe_unaccepted(head, phrase):
 
 
 def test_safe_display_name_accepts_and_normalises():
-    assert safe_display_name("report.pdf") == "report.pdf"
-    assert safe_display_name("  Auszug März 2024.pdf ") == "Auszug März 2024.pdf"
-    decomposed = "Cafe\u0301.pdf"
-    assert safe_display_name(decomposed) == "Caf\u00e9.pdf"
-    assert safe_display_name("x" * 196 + ".pdf") == "x" * 196 + ".pdf"
+    for name in ("report.pdf", "  Auszug März 2024.pdf ", "Cafe\u0301.pdf", "x" * 196 + ".pdf"):
+        cleaned = safe_display_name(name, "application/pdf")
+        assert cleaned.changes == (), name
+    assert safe_display_name("  Auszug März 2024.pdf ", "application/pdf").name == "Auszug März 2024.pdf"
+    assert safe_display_name("Cafe\u0301.pdf", "application/pdf").name == "Caf\u00e9.pdf"
+    assert safe_display_name("scan.JPEG", "image/jpeg").name == "scan.JPEG"
 
 
 @pytest.mark.parametrize(
-    "name",
+    "name, content_type, shown, change",
     [
-        "../etc/passwd",
-        "a\x00b.pdf",
-        "evil\u202egpj.pdf",
-        "dir\\file.pdf",
-        "report..pdf",
-        "line\u2028break.pdf",
-        "tab\there.pdf",
-        "zero\u200bwidth.pdf",
+        ("../etc/passwd", "application/pdf", "passwd.pdf", "folder part"),
+        ("C:\\Users\\ana\\..\\scan.png", "image/png", "scan.png", "folder part"),
+        ("a\x00b.pdf", "application/pdf", "ab.pdf", "characters you cannot see"),
+        ("invoice\u202efdp.exe", "application/pdf", "invoicefdp.exe.pdf", "characters you cannot see"),
+        ("line\u2028break.pdf", "application/pdf", "linebreak.pdf", "characters you cannot see"),
+        ("zero\u200bwidth.pdf", "application/pdf", "zerowidth.pdf", "characters you cannot see"),
+        ("photo.pdf", "image/jpeg", "photo.pdf.jpg", "because the file is a JPG"),
+        ("..", "application/pdf", "document.pdf", None),
+        ("", "image/png", "document.png", None),
+        ("a" * 296 + ".pdf", "application/pdf", "a" * 196 + ".pdf", "shortened"),
     ],
 )
-def test_safe_display_name_refuses_dangerous_characters(name):
-    with pytest.raises(UploadRefused) as caught:
-        safe_display_name(name)
-    assert "characters we do not accept" in caught.value.message
-
-
-@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
-def test_safe_display_name_refuses_empty_names(name):
-    with pytest.raises(UploadRefused) as caught:
-        safe_display_name(name)
-    assert caught.value.message == "The file has no name. Rename the file and try again."
-
-
-def test_safe_display_name_refuses_long_names():
-    with pytest.raises(UploadRefused) as caught:
-        safe_display_name("a" * 296 + ".pdf")
-    assert "longer than 200 characters" in caught.value.message
+def test_safe_display_name_keeps_the_file_and_says_what_changed(name, content_type, shown, change):
+    cleaned = safe_display_name(name, content_type)
+    assert cleaned.name == shown
+    if change:
+        assert any(change in c for c in cleaned.changes), cleaned.changes
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in cleaned.name)
+    assert "/" not in cleaned.name and "\\" not in cleaned.name

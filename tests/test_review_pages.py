@@ -17,7 +17,7 @@ from onboarding.applications.models import Application, ChangeRequest
 from onboarding.audit.models import AuditEvent
 from onboarding.db import db, utcnow
 from onboarding.documents.models import Document
-from onboarding.documents.operations import upload_document
+from onboarding.documents.operations import document_label, upload_document
 from onboarding.institutions.models import Institution
 from onboarding.institutions.queries import current_grant
 from onboarding.jobs import OutboxJob
@@ -726,7 +726,7 @@ def test_requested_changes_reach_the_applicant_and_the_case_returns_to_its_revie
     assert case.state == "changes_requested" and case.assignee_id is None
 
     company_item = "Give the full registered address, with postcode."
-    document_item = f"{document.filename}: The document has expired. The scan shows an expired date."
+    document_item = f"{document_label(document)}: The document has expired. The scan shows an expired date."
     applicant = app.test_client()
     sign_in_applicant(applicant)
     status = text_of(applicant.get("/application/status"))

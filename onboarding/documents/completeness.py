@@ -10,7 +10,7 @@ from ..applications.completeness import Problem, register_step_checker
 from ..applications.models import Application
 from ..applications.operations import register_party_removal
 from ..db import db
-from .models import Document
+from .models import UNUSABLE, Document
 from .operations import discard_party_documents
 from .requirements import date_problems, required_documents
 
@@ -28,7 +28,11 @@ def document_problems(app: Application) -> list[Problem]:
             continue
         for message in date_problems(requirement.kind, document.issue_date, document.expiry_date).values():
             problems.append(Problem("documents", f"{label}: {message}", requirement.key))
-        if document.review_status in ("reupload", "rejected"):
+        if (document.upload_check or {}).get("verdict") == UNUSABLE:
+            # The quick checks at upload found the file cannot be used (damaged, encrypted, wrong content).
+            problems.append(Problem("documents", f"{label}: this file cannot be used. Upload a replacement.",
+                                    requirement.key))
+        elif document.review_status in ("reupload", "rejected"):
             # A reviewer turned this file down: only a new upload (a new record) clears it.
             problems.append(Problem("documents", f"{label}: our reviewers need a new file. Upload a replacement.",
                                     requirement.key))

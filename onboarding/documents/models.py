@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import db, utcnow
+from ..db import JSONDocument, db, utcnow
 
 
 class Document(db.Model):
@@ -29,6 +30,9 @@ class Document(db.Model):
     expiry_date: Mapped[date | None] = mapped_column(Date)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # What the quick checks found at upload: {"verdict": usable | warning | unusable, "findings": [...]}
+    # with the findings that did not pass. Empty for files uploaded before these checks existed.
+    upload_check: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # Set when the malware scan finds something: the file is no longer served to anyone.
     quarantined_at: Mapped[datetime | None]
     # The document reviewer's decision: pending, accepted, rejected or reupload (a new file is needed).
@@ -45,3 +49,6 @@ class Document(db.Model):
 
 def requirement_key(kind: str, party_id: int | None) -> str:
     return f"company:{kind}" if party_id is None else f"party:{party_id}:{kind}"
+
+
+USABLE, WARNING, UNUSABLE = "usable", "warning", "unusable"

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import func, select
 
-from ..applications.models import Application
+from ..applications.models import Application, Party
 from ..audit.operations import record
 from ..db import db
 from ..errors import OperationRefused
 from ..jobs import request_job
 from ..storage import UploadRefused, document_store, safe_display_name
 from .models import Document
-from .requirements import Requirement, date_problems, max_file_bytes, max_files, required_documents
+from .requirements import ALL_KINDS, Requirement, date_problems, max_file_bytes, max_files, required_documents
 
 
 def associated_data(application_id: int) -> bytes:
@@ -24,6 +25,17 @@ def associated_data(application_id: int) -> bytes:
 
 class DocumentRefused(OperationRefused):
     """A refusal that belongs to one field of the upload form."""
+
+
+# The quick checks run on each upload. They belong to `checks`, a part above this one, which registers
+# them when the app is built (`register_upload_inspection`); without a registration the upload is stored
+# unchecked and the full run at submission still checks it.
+UploadInspection = Callable[[Document, Application], dict[str, Any]]
+_upload_inspection: list[UploadInspection] = []
+
+
+def register_upload_inspection(inspect: UploadInspection) -> None:
+    _upload_inspection[:] = [inspect]
 
 
 def find_requirement(application: Application, key: str) -> Requirement:
@@ -47,10 +59,6 @@ def upload_document(
     if problems:
         field, message = next(iter(problems.items()))
         raise DocumentRefused(message, field=field)
-    try:
-        display_name = safe_display_name(filename or "")
-    except UploadRefused as refusal:
-        raise DocumentRefused(refusal.message, field="file") from refusal
     previous = _document_in_slot(application.id, requirement)
     count = db.session.scalar(select(func.count()).select_from(Document)
                               .where(Document.application_id == application.id))
@@ -62,11 +70,14 @@ def upload_document(
                                      associated_data=associated_data(application.id))
     except UploadRefused as refusal:
         raise DocumentRefused(refusal.message, field="file") from refusal
+    display_name = safe_display_name(filename, blob.content_type).name
     try:
         if previous is not None:
             _discard(previous)
         document = _record_upload(application, requirement, blob, display_name, issue_date, expiry_date, user_id,
                                   previous)
+        for inspect in _upload_inspection:
+            document.upload_check = inspect(document, application)
     except Exception:
         document_store().delete(blob.storage_key)  # no record will point at it: do not keep the file
         raise
@@ -133,3 +144,11 @@ def remove_document(application: Application, document_id: int) -> None:
 def record_download(document: Document) -> None:
     record("document.downloaded", "application", document.application_id,
            {"document_id": document.id, "kind": document.kind, "sha256": document.sha256})
+
+
+def document_label(document: Document) -> str:
+    """Which document this is, in the applicant's terms: its type, and the person it is for."""
+    kind = ALL_KINDS.get(document.kind)
+    label = kind.label if kind else document.kind
+    party = db.session.get(Party, document.party_id) if document.party_id else None
+    return f"{label} for {party.name}" if party else label

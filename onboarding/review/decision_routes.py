@@ -23,7 +23,7 @@ from ..storage import TamperedDocument, document_store
 from . import operations as ops
 from . import permissions
 from .case_page import render_case
-from .preview import PreviewUnavailable, render_preview
+from .preview import preview_or_placeholder
 from .preview_cache import cached_preview, keep_preview
 from .qualification import CRITERIA
 
@@ -280,10 +280,10 @@ def document_preview(application_id: int, document_id: int):
     try:
         if png is None:
             data = document_store().read_all(document.storage_key, associated_data=associated_data(application_id))
-            png = render_preview(data, document.content_type)
+            # A file that cannot be drawn gets a plain "no preview" card, so the case page never shows a
+            # broken image or a server error for a hostile file. Either is kept: the file never changes.
+            png, _reason = preview_or_placeholder(data, document.content_type)
             keep_preview(document.id, document.sha256, png)
-    except PreviewUnavailable as exc:
-        return error_page(422, str(exc))
     except (TamperedDocument, FileNotFoundError) as exc:
         current_app.logger.error("document %s cannot be previewed: %r", document.id, exc)
         return error_page(500, "This document's stored file failed its integrity check, so it is not shown.")

@@ -22,6 +22,7 @@ from ...applications.states import Actor, transition
 from ...audit.operations import record
 from ...db import db
 from ...documents.models import Document
+from ...documents.operations import document_label
 from ...errors import OperationRefused
 from ...institutions.access import MAX_KEYS_LIMIT, RATE_TIERS, TRADE_SCOPES, ordered_scopes
 from ...institutions.models import ACTIVE, PROSPECT, Institution
@@ -57,7 +58,8 @@ def request_changes(application: Application, items: Iterable[tuple[str, str]], 
         text = DOCUMENT_REASONS[document.review_reason] if document.review_reason else "Upload a new file."
         if document.review_comment:
             text += f" {document.review_comment}"
-        wanted.append(ChangeItem("documents", f"{document.filename}: {text}", document.requirement_key))
+        # Named by document type and person (the slot the applicant replaces), not by the file's name.
+        wanted.append(ChangeItem("documents", f"{document_label(document)}: {text}", document.requirement_key))
     try:
         created = list_changes(application, wanted, by_user_id=user.id)
     except OperationRefused as refusal:
