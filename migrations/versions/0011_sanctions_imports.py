@@ -1,7 +1,7 @@
 """Sanctions-list import runs (uploads, official downloads, scheduled refresh) and who imported a snapshot
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 22:20:00.000000
 
 """

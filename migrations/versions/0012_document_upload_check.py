@@ -1,7 +1,7 @@
 """What the quick checks found when each document was uploaded
 
-Revision ID: 0013
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04 22:30:00.000000
 
 """
