@@ -37,6 +37,7 @@ PARTS: list[tuple[str, set[str]]] = [
     ("portal", {"portal"}),
     ("api", {"api"}),
     ("dashboard", {"dashboard"}),
+    ("admin", {"admin"}),
     ("pages", {"home", "health"}),
     ("entry points", {"demo", "worker", "cli"}),
     # The application factory (`onboarding/__init__.py`) composes every part; nothing imports it.
