@@ -102,6 +102,12 @@ def test_admin_invites_a_reviewer_publishes_rules_and_manages_a_service_token(li
     riley.get_by_label("Authentication code").fill(totp.now())
     riley.get_by_role("button", name="Verify and sign in").click()
     expect(riley).to_have_url(re.compile(r"/staff$"))
+    # Her account page (through the address in the header): sign out every other session.
+    riley.get_by_role("link", name="riley@exchange.example").click()
+    expect(riley.get_by_role("heading", level=1)).to_have_text("Riley Reviewer")
+    riley.get_by_role("button", name="Sign out all my other sessions").click()
+    expect(riley.locator(".flash-success")).to_contain_text("This one stays signed in.")
+    journey.shot(riley, "account")
     alex.get_by_role("link", name="← All staff").click()
     expect(alex.locator("tr", has_text="Riley Reviewer")).to_contain_text("On")
     journey.shot(alex, "staff-list")

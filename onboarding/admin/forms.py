@@ -19,7 +19,7 @@ MAX_RULES_BYTES = 200_000
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
-def _roles_field(label: str = "Roles"):
+def _roles_field(label: str = "Their roles"):
     # validate_choice=False: an unknown role gets the operation's sentence at the field, not WTForms' own.
     return MultiCheckboxField(label, choices=choices(STAFF_ROLES.items()), validate_choice=False,
                               description="Administrator takes effect only when a second administrator confirms.")
