@@ -452,3 +452,22 @@ def test_bad_tokens_are_refused_at_the_field(admin, data, message):
 
 def test_unknown_token_is_404(admin):
     assert post(admin, "/admin/tokens/12345/revoke", {"confirm": "y"}, "/admin/tokens").status_code == 404
+
+
+def test_change_the_text_goes_back_to_the_form_with_what_was_typed(admin):
+    publish_bundled_rules()
+    db.session.commit()
+    text = rules_text(" Back to edit.")
+    response = post(admin, "/admin/rules/edit", {"kind": API_USAGE, "version": "2027-01", "text": text}, "/admin/rules")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Back to edit." in page and 'value="2027-01"' in page
+    assert count(RuleVersion) == 2
+
+
+def test_a_pending_admin_grant_can_be_cancelled(admin):
+    invite(admin, email="sam@exchange.example", roles=["admin", "compliance"], name="Sam Admin")
+    grant = db.session.scalar(select(AdminGrant))
+    response = post(admin, f"/admin/admin-grants/{grant.id}/cancel", {"confirm": "y"}, "/admin/staff")
+    assert "is cancelled" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(AdminGrant, grant.id).outcome == "cancelled"
+    assert find_user_by_email("sam@exchange.example").role_names == ["compliance"]
