@@ -18,6 +18,9 @@ from . import jobs as _jobs  # noqa: F401
 from .accounts import models as _accounts  # noqa: F401
 from .accounts.models import STAFF_ROLES
 from .accounts.routes import bp as accounts_bp
+from .admin import rules_routes as _admin_rules_routes  # noqa: F401  (routes on the admin blueprint)
+from .admin import token_routes as _admin_token_routes  # noqa: F401  (routes on the admin blueprint)
+from .admin.routes import bp as admin_bp
 from .agreements import models as _agreements  # noqa: F401
 from .api import models as _api  # noqa: F401
 from .api.routes import bp as api_bp
@@ -116,8 +119,8 @@ def register_part_rules() -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, accounts_bp, applications_bp, documents_bp, portal_bp, review_bp, decisions_bp,
-                      letters_bp, keys_bp, referrals_bp, enforcement_bp, dashboard_bp, audit_bp, health_bp, api_bp,
-                      metrics_bp, sanctions_bp):
+                      letters_bp, keys_bp, referrals_bp, enforcement_bp, dashboard_bp, admin_bp, audit_bp, health_bp,
+                      api_bp, metrics_bp, sanctions_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # machine callers: a bearer service token, no cookies
 

@@ -38,6 +38,7 @@ PARTS: list[tuple[str, set[str]]] = [
     ("portal", {"portal"}),
     ("api", {"api"}),
     ("dashboard", {"dashboard"}),
+    ("admin", {"admin"}),
     ("metrics", {"metrics"}),
     ("pages", {"home", "health"}),
     ("entry points", {"demo", "worker", "cli"}),

@@ -29,7 +29,7 @@ EXPECTED_TABLES = {
     "screening_hits", "link_signals", "case_notes", "change_requests", "qualification_reviews", "approval_letters",
     "access_grants", "allowlist_changes", "api_keys", "api_key_events", "api_key_usage", "seen_signatures",
     "service_tokens", "investigations", "violations", "investigation_proposals", "notices", "referrals",
-    "sanctions_imports",
+    "staff_invitations", "admin_grants", "sanctions_imports",
 }
 
 

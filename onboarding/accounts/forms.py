@@ -82,3 +82,37 @@ class ResendVerificationForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField("Sign out")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password."), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired("Choose a new password."), Length(max=MAX_PASSWORD_LENGTH)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Changing it signs you out everywhere else.",
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired("Repeat the password."), EqualTo("password", "The two passwords do not match.")],
+    )
+    submit = SubmitField("Change password")
+
+
+class EndOtherSessionsForm(FlaskForm):
+    submit = SubmitField("Sign out all my other sessions")
+
+
+class AcceptInvitationForm(FlaskForm):
+    password = PasswordField(
+        "Choose a password",
+        validators=[InputRequired("Choose a password."), Length(max=MAX_PASSWORD_LENGTH)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. A passphrase of several words works well.",
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[InputRequired("Repeat the password."), EqualTo("password", "The two passwords do not match.")],
+    )
+    submit = SubmitField("Set password and continue")

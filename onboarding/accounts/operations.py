@@ -229,12 +229,41 @@ def reset_password(token: str, new_password: str) -> User:
     user = user_for_reset_token(token)
     _check_new_password(new_password, user.email, user.full_name)
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    end_sessions(user, "password reset")
     # Whoever can read the mailbox has proven control of the address.
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
     record("user.password_reset", "user", user.id, {}, actor_id=user.id, actor_label=user.email)
     return user
+
+
+# ---------------------------------------------------------------------------
+# Ending sessions server-side. The session cookie carries the user's session version (User.get_id), and
+# every request loads the user only while that version is current: bumping it ends every session of the
+# user at once, including a cookie copied elsewhere.
+
+
+def end_sessions(user: User, why: str) -> None:
+    """Every session of `user` stops working at its next request. `why` names the cause in the audit log."""
+    user.session_version += 1
+    record("user.sessions_ended", "user", user.id, {"why": why})
+
+
+def sign_out(user: User) -> None:
+    end_sessions(user, "signed out")
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """A signed-in user's own change: the current password proves it is them. Other sessions end; the
+    caller renews the current one."""
+    if not verify_password(user.password_hash, current_password):
+        raise OperationRefused("That is not your current password.", field="current_password")
+    if verify_password(user.password_hash, new_password):
+        raise OperationRefused("Choose a password different from the current one.", field="password")
+    _check_new_password(new_password, user.email, user.full_name)
+    user.password_hash = hash_password(new_password)
+    record("user.password_changed", "user", user.id, {})
+    end_sessions(user, "password changed")
 
 
 # ---------------------------------------------------------------------------

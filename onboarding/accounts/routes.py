@@ -14,8 +14,12 @@ from ..errors import OperationRefused
 from ..extensions import login_manager
 from ..security import TokenError, client_ip
 from . import operations as ops
+from . import staff
 from .forms import (
+    AcceptInvitationForm,
+    ChangePasswordForm,
     CodeForm,
+    EndOtherSessionsForm,
     EnrolForm,
     ForgotPasswordForm,
     LoginForm,
@@ -299,10 +303,90 @@ def reset_password(token: str):
 def logout():
     form = LogoutForm()
     if form.validate_on_submit() and current_user.is_authenticated:
+        # Server-side: a copy of this session's cookie stops working too (and so do the user's other sessions).
+        ops.sign_out(current_user)
+        db.session.commit()
         logout_user()
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("accounts.login"))
+
+
+def _account_page(password_form=None, sessions_form=None, status=200):
+    return render_template("accounts/account.html", password_form=password_form or ChangePasswordForm(formdata=None),
+                           sessions_form=sessions_form or EndOtherSessionsForm(formdata=None)), status
+
+
+def _renew_own_session(user: User) -> None:
+    """After the session version moved on: this session carries the new one, every other is ended."""
+    db.session.commit()
+    _start_session(user)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """An invited staff member chooses a password, then enrols TOTP (the same pages as a first sign-in)."""
+    try:
+        invitation = staff.invitation_for_token(token)
+    except OperationRefused as error:
+        return render_template("accounts/link_problem.html", message=error.message,
+                               title="This invitation cannot be used"), 400
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = staff.accept_invitation(token, form.password.data)
+        except OperationRefused as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            session.clear()
+            # The password step is done: the second step is TOTP enrolment, as at a first sign-in.
+            session["mfa_uid"] = user.id
+            session["mfa_version"] = user.session_version
+            session["mfa_started"] = int(time.time())
+            return redirect(url_for("accounts.enrol_mfa"))
+    return render_template("accounts/accept_invitation.html", form=form, user=invitation.user,
+                           expires_at=invitation.expires_at)
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return _account_page()
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            ops.change_password(user, form.current_password.data, form.password.data)
+        except OperationRefused as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            _renew_own_session(user)
+            flash("Your password has been changed. Every other session of yours has been signed out.", "success")
+            return redirect(url_for("accounts.account"))
+    return _account_page(password_form=form, status=400)
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    form = EndOtherSessionsForm()
+    if not form.validate_on_submit():
+        return _account_page(sessions_form=form, status=400)
+    user = current_user._get_current_object()
+    ops.end_sessions(user, "signed out other sessions")
+    _renew_own_session(user)
+    flash("Every other session of yours has been signed out. This one stays signed in.", "success")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.app_context_processor

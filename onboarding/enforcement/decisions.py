@@ -101,6 +101,21 @@ def claim_investigation(investigation: Investigation, user: User) -> None:
            {"investigation_id": investigation.id, "assignee": user.full_name})
 
 
+def release_investigations_of(user: User) -> list[Investigation]:
+    """A compliance officer leaves (deactivation): their unresolved investigations go back to the compliance
+    queue, unassigned, with an event. Returns the investigations released."""
+    held = list(db.session.scalars(select(Investigation).where(Investigation.assignee_id == user.id,
+                                                               Investigation.status.in_(UNRESOLVED))
+                                   .order_by(Investigation.id)))
+    for investigation in held:
+        investigation.assignee_id = investigation.assigned_at = None
+        investigation.version += 1
+        record("investigation.released", "institution", investigation.institution_id,
+               {"investigation_id": investigation.id, "from": user.full_name,
+                "why": "the assignee was deactivated"})
+    return held
+
+
 def reinstatement_refusal(investigation: Investigation) -> str | None:
     """Why the first-offence outcome is not open to this case (None when it is)."""
     reports = violations_of(investigation)

@@ -8,7 +8,7 @@ version of the form the reviewer saw; a decision made on a stale page is refused
 One module per kind of decision; this package names them all for the routes and the case page."""
 
 from ...applications.models import CHANGE_STEPS, REJECTION_CATEGORIES
-from .assignment import assign, claim, eligible_assignees, release
+from .assignment import assign, claim, eligible_assignees, release, release_cases_of
 from .case import accept_documents, add_note, approve, qualify, reject, request_changes, send_back
 from .common import STALE, CaseChanged, ReviewRefused, lock_case, touch
 from .documents import DOCUMENT_DECISIONS, DOCUMENT_REASONS, decide_document
@@ -25,6 +25,6 @@ __all__ = [
     "CHANGE_STEPS", "DOCUMENT_DECISIONS", "DOCUMENT_REASONS", "HIT_DISPOSITIONS", "REJECTION_CATEGORIES",
     "SIGNAL_DECISIONS", "STALE", "CaseChanged", "ReviewRefused", "accept_documents", "add_note", "approve",
     "assign", "claim", "compliance_signoff", "decide_document", "disposition_hit", "eligible_assignees",
-    "lock_case", "qualify", "reject", "release", "request_changes", "review_signal", "review_signals_with", "send_back",
-    "touch",
+    "lock_case", "qualify", "reject", "release", "release_cases_of", "request_changes", "review_signal",
+    "review_signals_with", "send_back", "touch",
 ]

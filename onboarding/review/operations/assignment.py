@@ -15,7 +15,7 @@ from ...audit.operations import record
 from ...db import db, utcnow
 from ..guards import four_eyes
 from ..permissions import ADMIN, REVIEW_QUEUE_ROLES, can_assign, can_release, can_work_queue, queue_role
-from .common import CaseChanged, ReviewRefused, require
+from .common import CaseChanged, ReviewRefused, require, touch
 
 
 def _check_can_take(application: Application, user: User) -> None:
@@ -51,6 +51,19 @@ def release(application: Application, user: User) -> None:
         raise ReviewRefused("Only the assignee or an admin can release this case.")
     application.assignee_id = application.assigned_at = None
     record("application.released", "application", application.id, {"reference": application.reference})
+
+
+def release_cases_of(user: User) -> list[Application]:
+    """A staff member leaves (deactivation): each case they hold goes back to its queue, unassigned, with an
+    event on the case. Returns the cases released."""
+    cases = list(db.session.scalars(select(Application).where(Application.assignee_id == user.id)
+                                    .order_by(Application.id)))
+    for application in cases:
+        application.assignee_id = application.assigned_at = None
+        touch(application)
+        record("application.released", "application", application.id, {
+            "reference": application.reference, "from": user.full_name, "why": "the assignee was deactivated"})
+    return cases
 
 
 def assign(application: Application, assignee: User | None, admin: User) -> None:
