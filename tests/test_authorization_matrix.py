@@ -33,10 +33,11 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from onboarding.accounts.models import STAFF_ROLES
+from onboarding.accounts.models import STAFF_ROLES, AdminGrant
 from onboarding.accounts.operations import find_user_by_email, set_totp_secret
 from onboarding.agreements.models import API_USAGE
 from onboarding.agreements.operations import current_rules, record_agreement
+from onboarding.api.tokens import create_service_token
 from onboarding.applications import operations as app_ops
 from onboarding.applications.models import Application, OwnershipLink, Party
 from onboarding.db import db, utcnow
@@ -60,6 +61,7 @@ from .factories import (
     add_listed_director,
     complete_application,
     make_applicant,
+    make_staff,
     review_team,
     submit,
 )
@@ -76,7 +78,9 @@ POLICY: dict[str, str] = {
     "accounts.login": "public", "accounts.logout": "public", "accounts.register": "public",
     "accounts.resend_verification": "public", "accounts.reset_password": "public",
     "accounts.second_factor": "public", "accounts.verify_email": "public",
-    "accounts.recovery_codes": "signed_in",
+    "accounts.accept_invitation": "public",
+    "accounts.recovery_codes": "signed_in", "accounts.account": "signed_in", "accounts.change_password": "signed_in",
+    "accounts.end_other_sessions": "signed_in",
     # Machine callers.
     "api.authorize": "token:authorize", "api.institution": "token:institutions:read",
     "api.violations": "token:violations:write", "api.openapi": "public", "metrics.metrics": "token:metrics:read",
@@ -119,6 +123,9 @@ POLICY: dict[str, str] = {
     "sanctions.snapshot": "staff:admin",
     "audit.log": "staff:admin,compliance",
     "dashboard.jobs": "staff:admin", "dashboard.retry_job": "staff:admin",
+    **{f"admin.{name}": "staff:admin" for name in (
+        "index", "staff_list", "member", "invite", "resend_invitation", "change_roles", "reset_mfa", "deactivate",
+        "decide_grant", "rules", "edit_rules", "preview_rules", "publish", "tokens", "create_token", "revoke_token")},
     # Everyone.
     "home.index": "public", "home.favicon": "public", "static": "public", "health.healthz": "public",
     "health.readyz": "public", "letters.verify_form": "public", "letters.verify": "public",
@@ -206,6 +213,13 @@ def build_world() -> dict[str, str]:
                             evidence_text="burst", evidence={}, reference="matrix-1"), reporter="matrix")
     db.session.commit()
 
+    # A staff member the admin pages act on (not one of the actors: an allowed admin's empty POST must not
+    # strip an actor's roles), an admin grant for them asked by the admin actor (who may not confirm it),
+    # and a service token no actor uses.
+    target = make_staff("terry@exchange.example", "Terry Target", ["document_reviewer"])
+    db.session.add(AdminGrant(user_id=target.id, requested_by_id=team["admin"].id))
+    spare_token, _ = create_service_token("matrix spare", ["institutions:read"], created_by="matrix")
+    db.session.commit()
     # A referral from A to B (a self-referral held for compliance), and a finished list import on record.
     db.session.add(Referral(application_id=other.id, referrer_institution_id=institution.id,
                             referred_institution_id=b.institution_id, status="held", signals=[]))
@@ -235,6 +249,10 @@ def build_world() -> dict[str, str]:
         "import_id": first(ListImport),
         "snapshot_id": first(ListSnapshot),
         "source": "ofac-sdn",
+        "user_id": str(target.id),
+        "grant_id": first(AdminGrant),
+        "decision": "confirm",
+        "token_id": str(spare_token.id),
         "code": "documents",
         "token": "made-up-token",
         "filename": "css/site.css",
