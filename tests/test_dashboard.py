@@ -367,7 +367,7 @@ def test_the_dashboard_with_no_data_reads_well(app, client):
     (["qualification_reviewer"], "Score market-making profiles", "Per-document decisions"),
     (["approver"], "Second pair of eyes", "Score market-making profiles"),
     (["compliance"], "Sign-offs for high-risk", "Second pair of eyes"),
-    (["admin"], "Staff accounts, rule documents and service tokens", "Per-document decisions"),
+    (["admin"], "Staff accounts, rule documents, service tokens and sanctions lists", "Per-document decisions"),
 ])
 def test_the_dashboard_draws_the_charts_for_every_role(app, client, monkeypatch, roles, own_card, other_card):
     record_case_histories(monkeypatch, now=utcnow())
