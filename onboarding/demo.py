@@ -43,6 +43,8 @@ DEMO_STAFF = [
     ("qualification@demo.example", "Quinn Qualify", ["qualification_reviewer"], "DEMOQUALJBSWY3DPEHPK3PXPQRSTUVWX"),
     ("approver@demo.example", "Avery Approver", ["approver"], "DEMOAPPRJBSWY3DPEHPK3PXPQRSTUVWX"),
     ("compliance@demo.example", "Casey Compliance", ["compliance"], "DEMOCOMPJBSWY3DPEHPK3PXPQRSTUVWX"),
+    # A second officer: a compliance decision against the default outcome needs another one to confirm it.
+    ("compliance2@demo.example", "Cameron Compliance", ["compliance"], "DEMOCMP2JBSWY3DPEHPK3PXPQRSTUVWX"),
     ("admin@demo.example", "Alex Admin", ["admin"], "DEMOADMNJBSWY3DPEHPK3PXPQRSTUVWX"),
 ]
 DEMO_APPLICANT = ("applicant@demo.example", "Morgan Maker", "Northwind Liquidity Ltd")

@@ -6,6 +6,8 @@ export APP_ENV="${APP_ENV:-development}"
 export FLASK_APP=app
 BIN=.venv/bin
 PORT="${PORT:-5000}"
+# Links in e-mails and letters point at this server unless BASE_URL says otherwise.
+export BASE_URL="${BASE_URL:-http://127.0.0.1:$PORT}"
 pids=()
 
 stop_all() {

@@ -4,6 +4,7 @@ every refusal, with nothing saved on a refusal."""
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import timedelta
 
@@ -471,3 +472,12 @@ def test_a_pending_admin_grant_can_be_cancelled(admin):
     assert "is cancelled" in admin.get(response.headers["Location"]).get_data(as_text=True)
     assert db.session.get(AdminGrant, grant.id).outcome == "cancelled"
     assert find_user_by_email("sam@exchange.example").role_names == ["compliance"]
+
+
+def test_a_new_rules_version_can_start_from_the_current_text(admin):
+    publish_bundled_rules()
+    db.session.commit()
+    page = admin.get("/admin/rules?kind=api-usage").get_data(as_text=True)
+    assert "Write a new version, starting from the current text" in page
+    first_line = current_rules(API_USAGE).text.strip().splitlines()[0]
+    assert html.escape(first_line, quote=False) in page.split('id="publish"', 1)[1]

@@ -22,6 +22,9 @@ def _rules_page(form: RulesForm | None = None, status: int = 200):
     if form is None:
         form = RulesForm(formdata=None)
         form.kind.data = request.args.get("kind") if request.args.get("kind") in RULE_KINDS else None
+        current = current_rules(form.kind.data) if form.kind.data else None
+        if current is not None:  # "Start from the current version": change a line, not retype the document
+            form.text.data = current.text
     kinds = [{"kind": kind, "label": label, "versions": versions_of(kind), "missing": not_agreed_to_current(kind)}
              for kind, label in RULE_KINDS.items()]
     return render_template("admin/rules.html", form=form, kinds=kinds,

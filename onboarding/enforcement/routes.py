@@ -433,7 +433,7 @@ def reinstatement():
                 investigation = unresolved_investigation(institution.id)
             else:
                 db.session.commit()
-                flash("Access restored: your keys work again.", "success")
+                flash("Access restored: your institution is active again, and its keys work again.", "success")
                 return redirect(url_for("keys.index"), code=303)
     rules = current_rules(RISK_CONTROL)
     if rules is not None:
