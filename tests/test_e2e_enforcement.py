@@ -176,7 +176,8 @@ def test_a_hand_made_report_freezes_and_agreeing_to_the_rules_restores_access(li
     desk.get_by_label("Your full name").fill("Morgan Maker")
     desk.get_by_label("Your title or position").fill("Chief Executive Officer")
     desk.get_by_role("button", name=re.compile("and restore access")).click()
-    expect(desk.locator(".flash-success")).to_have_text("Access restored: your institution is active again, and its keys work again.")
+    expect(desk.locator(".flash-success")).to_have_text(
+        "Access restored: your institution is active again, and its keys work again.")
     expect(desk.locator(BANNER)).to_have_count(0)
     expect(desk.locator(f"#key-{key_id}")).to_contain_text("Active")
     journey.shot(desk, "access-restored")

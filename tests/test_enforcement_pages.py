@@ -435,7 +435,8 @@ def test_the_institution_is_reinstated_by_agreeing_to_the_risk_control_rules(app
     agreed = client.post(REINSTATEMENT, data=agreement(page))
     assert agreed.status_code == 303 and agreed.headers["Location"].endswith("/institution/keys")
     keys_page = client.get("/institution/keys").get_data(as_text=True)
-    assert "Access restored: your institution is active again, and its keys work again." in keys_page and "is frozen" not in keys_page
+    assert "Access restored: your institution is active again, and its keys work again." in keys_page
+    assert "is frozen" not in keys_page
     assert db.session.get(Institution, user.institution_id).status == "active"
     assert db.session.get(ApiKey, issued.key.id).status == "active"
     assert db.session.get(Investigation, investigation.id).status == "reinstated"

@@ -239,13 +239,13 @@ def test_a_preview_is_rendered_once_not_on_every_reload_of_the_case(app, client,
     """Each decision reloads the case page and its previews; rendering 15 PDF pages again every time
     held up the decisions posted meanwhile."""
     from onboarding.documents.models import Document
-    from onboarding.review import decision_routes
+    from onboarding.review import preview
     from onboarding.review.preview_cache import forget_previews
 
     forget_previews()
     renders = []
-    real = decision_routes.render_preview
-    monkeypatch.setattr(decision_routes, "render_preview", lambda *a: renders.append(a) or real(*a))
+    real = preview.render_preview
+    monkeypatch.setattr(preview, "render_preview", lambda *a: renders.append(a) or real(*a))
     review_team()
     application = submitted()
     document = db.session.scalars(select(Document).where(Document.application_id == application.id)).first()

@@ -84,7 +84,8 @@ def fetch(url: str, target: Path, *, timeout: float, limit: int) -> int:
     received = 0
     try:
         # The scheme is checked above: http and https only, never file: or ftp:.
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(target, "wb") as out:  # noqa: S310
+        opened = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310  # nosec B310 (scheme checked above)
+        with opened as response, open(target, "wb") as out:
             announced = response.headers.get("Content-Length")
             expected = int(announced) if announced and announced.isdigit() else None
             if expected is not None and expected > limit:
