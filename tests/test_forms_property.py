@@ -35,6 +35,31 @@ from .conftest import base_config, csrf_token_from
 # Routes that take no HTML form: the JSON API, answered by its own tests (test_api, test_openapi_conformance).
 NOT_FORMS = {"api.authorize": "JSON API", "api.violations": "JSON API"}
 
+# Form routes no world below reaches yet: each needs a set-up this file does not build. They are listed
+# (not skipped at run time) so the gap is visible here and cannot grow unnoticed: a route missing from
+# both the worlds and this list fails. Until they get a world, the authorization matrix posts an empty
+# form to each of them as every actor (no 500, nothing changed by an actor without access).
+NOT_REACHED = {
+    **dict.fromkeys(("accounts.enrol_mfa", "accounts.second_factor", "accounts.resend_verification"),
+                    "a sign-in stopped half-way (password accepted, code or e-mail pending)"),
+    **dict.fromkeys(("accounts.accept_invitation", "accounts.change_password", "accounts.end_other_sessions"),
+                    "an invitation link, or a signed-in user on the account page"),
+    **dict.fromkeys(tuple(f"admin.{name}" for name in (
+        "change_roles", "create_token", "deactivate", "decide_grant", "edit_rules", "invite", "preview_rules",
+        "publish", "resend_invitation", "reset_mfa", "revoke_token")), "an administrator in the admin console"),
+    "dashboard.retry_job": "a failed job",
+    **dict.fromkeys(("decisions.approve", "decisions.claim", "decisions.qualify", "decisions.send_back",
+                     "decisions.signal_review", "decisions.signals_review", "decisions.signoff"),
+                    "a case at a later stage, unclaimed, or with open signals"),
+    **dict.fromkeys(("enforcement.claim", "enforcement.confirm", "enforcement.dismiss", "enforcement.reinstatable",
+                     "enforcement.reinstatement", "enforcement.restrict", "enforcement.send_back"),
+                    "an open investigation"),
+    "keys.agree": "newer API usage rules not yet agreed",
+    **dict.fromkeys(("keys.decide_allowlist", "keys.staff_revoke"), "an address-change request, a staff revocation"),
+    "referrals.decide": "a referral held for compliance",
+    **dict.fromkeys(("sanctions.official", "sanctions.upload"), "an administrator on the sanctions-lists page"),
+}
+
 
 def _post_endpoints() -> list[str]:
     app = create_app(base_config("sqlite://"))
@@ -305,11 +330,15 @@ def locate(app, client, endpoint: str):
     return None
 
 
-@pytest.mark.parametrize("endpoint", [e for e in POST_ENDPOINTS if e not in NOT_FORMS])
+def test_the_routes_not_reached_yet_are_real_form_routes():
+    assert set(NOT_REACHED) <= set(POST_ENDPOINTS) - set(NOT_FORMS), set(NOT_REACHED) - set(POST_ENDPOINTS)
+
+
+@pytest.mark.parametrize("endpoint", [e for e in POST_ENDPOINTS if e not in NOT_FORMS and e not in NOT_REACHED])
 def test_no_input_to_any_form_is_a_server_error_or_half_saved(app, client, endpoint):
     found = locate(app, client, endpoint)
-    if found is None:
-        pytest.skip(f"no page reachable in the {scenario_for(endpoint)!r} world offers a form for {endpoint}")
+    assert found is not None, (f"no page reachable in the {scenario_for(endpoint)!r} world offers a form for "
+                               f"{endpoint}: give it a world, or list it in NOT_REACHED with what it needs")
     client, page_url, action, form = found
 
     token_name = next((n for n in form["fields"] if n.endswith("csrf_token")), "csrf_token")
