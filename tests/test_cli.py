@@ -132,7 +132,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(cli):
     for _ in range(2):
         result = cli("seed-demo")
         assert result.exit_code == 0, result.output
-        assert user_count() == len(demo_emails) == 15
+        assert user_count() == len(demo_emails) == 16
         rows = {email: login_row(result.output, email) for email in demo_emails}
         for row in rows.values():
             assert DEMO_PASSWORD in row, row
