@@ -14,6 +14,7 @@ from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .errors import error_page
 from .keyring import KeyRing
 
 MIN_PASSWORD_LENGTH = 12
@@ -124,6 +125,30 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+NUL = "\x00"
+
+
+def _carries_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    return False
+
+
+def register_input_guard(app: Flask) -> None:
+    """No form field takes a NUL character, and PostgreSQL cannot store one in text: refuse the request
+    whole (400, nothing saved) instead of failing on the first column that would hold it."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        if request.path.startswith("/api/"):  # the JSON API validates its own bodies against its schema
+            return None
+        fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+        if any(_carries_nul(k) or _carries_nul(v) for k, v in fields):
+            return error_page(400, "The request contains a NUL character (an invisible control character), "
+                                   "which no field accepts. Remove it and send the form again.")
+        return None
 
 
 def register_security_headers(app: Flask) -> None:

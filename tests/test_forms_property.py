@@ -465,3 +465,12 @@ def test_a_tampered_rules_version_on_submit_is_refused_not_a_server_error(draft_
         "signer_title": "CEO", "agree": "y"})
     assert response.status_code in (200, 302, 409, 422)
     assert db.session.scalar(select(Application.state)) == DRAFT
+
+
+def test_a_nul_character_in_a_form_is_refused_whole_not_a_server_error(draft_client):
+    """PostgreSQL cannot store a NUL in text: hypothesis found a note of one NUL answered with a 500."""
+    before = database_fingerprint()
+    response = post_profile(draft_client, mm_venues="Venue\x00A")
+    assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
+    assert draft_client.get("/application/company?q=a\x00b").status_code == 400
+    assert database_fingerprint() == before
