@@ -17,61 +17,16 @@ from onboarding.enforcement.decisions import claim_investigation, restrict
 from onboarding.enforcement.intake import report_violation
 from onboarding.enforcement.models import Investigation
 
-from .browser import check_accessibility
-from .conftest import ARTIFACTS
 from .factories import PASSWORD, granted_institution, make_staff
-from .test_e2e_review import staff_sign_in
+from .test_e2e_review import Journey, staff_sign_in
 from .test_enforcement import report
 from .test_keys import ORDER, ask, hmac_key, signed
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = ARTIFACTS / "e2e"
 PREFIX = "enforcement"
 BANNER = "section.enforcement-banner"
 expect.set_options(timeout=15_000)
-
-
-class Journey:
-    """Browser sessions for several people, with one numbered series of screenshots. Every shot checks
-    that every visible field has a label, runs axe-core (tests/browser.py), and checks that no request
-    failed and no script error happened."""
-
-    def __init__(self, browser, base_url: str, prefix: str):
-        self.browser, self.base_url, self.prefix = browser, base_url, prefix
-        self.count = 0
-        self.problems: list[str] = []
-        self.contexts = []
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        # Only this journey's numbered shots: another journey's prefix may start with this one.
-        for old in SHOTS.glob(f"{prefix}-[0-9]*.png"):
-            old.unlink()
-
-    def session(self):
-        context = self.browser.new_context(base_url=self.base_url, viewport={"width": 1280, "height": 860})
-        self.contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
-        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-                and self.problems.append(f"HTTP {r.status} for {r.request.method} {r.url}"))
-        return page
-
-    def shot(self, page, name: str) -> None:
-        page.wait_for_load_state("networkidle")
-        self.count += 1
-        page.screenshot(path=SHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True)
-        unlabelled = page.evaluate(
-            """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
-                .filter(el => el.getClientRects().length > 0 && (!el.labels || el.labels.length === 0))
-                .map(el => el.name || el.id)""")
-        assert unlabelled == [], f"inputs without a label on {page.url}: {unlabelled}"
-        check_accessibility(page)
-        assert self.problems == [], f"problems up to {name}: {self.problems}"
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
 
 
 @pytest.fixture
