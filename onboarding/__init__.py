@@ -63,7 +63,7 @@ from .review.routes import bp as review_bp
 from .review.rules import register_review_rules
 from .screening import models as _screening  # noqa: F401
 from .screening.routes import bp as sanctions_bp
-from .security import init_keyring, register_input_guard, register_security_headers
+from .security import init_keyring, register_input_guard, register_machine_api_sessions, register_security_headers
 from .templating import register_template_helpers as _register_template_helpers
 
 __all__ = ["ROOT", "create_app"]
@@ -133,6 +133,7 @@ def register_security(app: Flask) -> None:
     init_keyring(app)
     register_input_guard(app)
     register_security_headers(app)
+    register_machine_api_sessions(app)
 
 
 def register_template_helpers(app: Flask) -> None:

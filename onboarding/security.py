@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, abort, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -128,6 +129,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 NUL = "\x00"
+MACHINE_API_PREFIX = "/api/"
 
 
 def _carries_nul(value: Any) -> bool:
@@ -142,7 +144,7 @@ def register_input_guard(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul_characters():
-        if request.path.startswith("/api/"):  # the JSON API validates its own bodies against its schema
+        if request.path.startswith(MACHINE_API_PREFIX):  # the JSON API validates its own bodies against its schema
             return None
         fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
         if any(_carries_nul(k) or _carries_nul(v) for k, v in fields):
@@ -152,21 +154,44 @@ def register_input_guard(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    defaults = [("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Frame-Options", "DENY"),
+                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+                ("Cross-Origin-Opener-Policy", "same-origin")]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    no_store = ("Cache-Control", "no-store")
+
     @app.after_request
     def add_security_headers(response):
+        # One pass over the headers already set (a view may set its own), not one search per default: this
+        # runs on every authorize call too.
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint != "static":
-            # Pages can hold personal data: never keep them in shared caches.
-            headers.setdefault("Cache-Control", "no-store")
+        present = {name.lower() for name in headers.keys()}
+        wanted = defaults if request.endpoint == "static" else [*defaults, no_store]  # pages hold personal data
+        headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
         return response
+
+
+class MachineApiSessions(SecureCookieSessionInterface):
+    """The browser's signed-cookie session, except under the machine API: JSON callers authenticate with
+    a service token on every call, so a cookie is neither read there (no ambient authority from a
+    browser's cookie) nor written, and the per-request cost of verifying one is not paid on every
+    authorize call."""
+
+    def open_session(self, app: Flask, request_):
+        if request_.path.startswith(MACHINE_API_PREFIX):
+            return self.session_class()
+        return super().open_session(app, request_)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if request.path.startswith(MACHINE_API_PREFIX):
+            return
+        super().save_session(app, session, response)
+
+
+def register_machine_api_sessions(app: Flask) -> None:
+    app.session_interface = MachineApiSessions()
 
 
 # ---------------------------------------------------------------------------

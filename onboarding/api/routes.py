@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..errors import OperationRefused
 from ..institutions.access import SCOPES
 from ..institutions.models import Institution
 from ..institutions.queries import current_grant
+from ..ipaddresses import client_address
 from ..jobs import shared_redis
 from ..keys.authorize import AuthorizeCall, CopiesOutdated, decide
 from ..keys.models import ApiKey
@@ -64,11 +65,8 @@ def _authorize_call(payload: dict[str, Any]) -> tuple[AuthorizeCall | None, dict
     query = text("query", required=False, limit=16384)
     body = text("body", required=False, limit=MAX_BODY_CHARS)
     client_ip = text("client_ip", required=True, limit=64)
-    if "client_ip" not in problems:
-        try:
-            ipaddress.ip_address(client_ip)
-        except ValueError:
-            problems["client_ip"] = "“client_ip” is not an IPv4 or IPv6 address."
+    if "client_ip" not in problems and client_address(client_ip) is None:
+        problems["client_ip"] = "“client_ip” is not an IPv4 or IPv6 address."
     headers = payload.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         problems["headers"] = "“headers” is an object of header names to string values."
@@ -111,10 +109,12 @@ def authorize():
         if local_flush_due():
             flush_usage()
             db.session.commit()
-    else:
+    elif db.session.registry.has():
         db.session.rollback()  # only reads were made: end the transaction without a commit
     AUTHORIZE_DECISIONS.labels(decision.reason).inc()
-    return jsonify(decision.as_json())
+    # Compact JSON without the provider's key sorting: this answer is built for every signed request.
+    return current_app.response_class(json.dumps(decision.as_json(), separators=(",", ":")),
+                                      mimetype="application/json")
 
 
 def _violation_report(payload: dict[str, Any]) -> tuple[Report | None, dict[str, str]]:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from ..db import db
 from ..jobs import shared_redis
 from .freshness import GENERATION_KEY, LEAVES_DECISIONS_UNCHANGED
+from .guardline import ScriptLine
 from .models import ApiKey, KeyUsage
 from .replay import REDIS_PREFIX, first_use
 
@@ -69,17 +70,28 @@ def register_use(digest: str, ttl_ms: int, key_id: int, reason: str, client_ip: 
         first = first_use(digest, ttl_ms)
         count_decision(key_id, reason if first else "replayed", client_ip)
         return FIRST if first else REPLAYED
-    script = _scripts.get(id(connection))
-    if script is None:
-        script = _scripts[id(connection)] = connection.register_script(_REGISTER)
+    line = _lines.get(id(connection))
+    if line is None:
+        line = _lines[id(connection)] = ScriptLine(connection, _REGISTER)
     now = time.time()
-    day = datetime.fromtimestamp(now, UTC).date().isoformat()
-    answer = script(keys=[REDIS_PREFIX + digest, COUNTS, LAST, GENERATION_KEY],
-                    args=[max(ttl_ms, 1), key_id, reason, day, now, client_ip, copied_under or ""])
+    answer = line(keys=(REDIS_PREFIX + digest, COUNTS, LAST, GENERATION_KEY),
+                  args=(max(ttl_ms, 1), key_id, reason, _day(now), repr(now), client_ip, copied_under or ""))
     return {1: FIRST, 0: REPLAYED}.get(answer, STALE)
 
 
-_scripts: dict[int, object] = {}
+_lines: dict[int, ScriptLine] = {}  # by client: one per app (tests run several apps in one process)
+
+
+def _day(now: float) -> str:
+    """The UTC day of a time (UTC days are whole multiples of 86,400 s since the epoch), formatted once a day
+    rather than on every call."""
+    number = int(now) // 86400
+    if _day_cache[0] != number:
+        _day_cache[0], _day_cache[1] = number, datetime.fromtimestamp(now, UTC).date().isoformat()
+    return _day_cache[1]
+
+
+_day_cache: list = [None, ""]
 
 
 def local_flush_due() -> bool:
