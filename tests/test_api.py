@@ -232,3 +232,20 @@ def test_a_revocation_refuses_the_very_next_call_on_every_process(app, migrated,
     finally:
         first.stop()
         second.stop()
+
+
+def test_the_machine_api_neither_reads_nor_writes_the_browser_session(app):
+    """A signed-in browser's cookie gives no authority under /api/ (service tokens only), and no answer there
+    sets a cookie; pages still keep their session."""
+    user = granted_institution()
+    client = app.test_client()
+    with client.session_transaction() as browser_session:  # a browser with a session cookie
+        browser_session["probe"] = "kept"
+        browser_session.permanent = True  # a page would send it again on every answer (refreshed expiry)
+    answer = client.get(f"/api/v1/institutions/{user.institution_id}")
+    assert answer.status_code == 401 and answer.get_json()["error"]["code"] == "token_missing"
+    assert "Set-Cookie" not in answer.headers
+    assert client.get("/api/v1/openapi.json").headers.get("Set-Cookie") is None
+    assert "Set-Cookie" in client.get("/login").headers  # a page does
+    with client.session_transaction() as browser_session:
+        assert browser_session["probe"] == "kept"  # the API left the page session as it was
