@@ -18,10 +18,10 @@ from .audit.operations import verify_chain
 from .db import db
 from .demo import APPROVED_DEMO_APPLICANT, create_demo_keys, seed_demo
 from .errors import OperationRefused
-from .security import keyring
 from .jobs import sweep
 from .reseal import ORPHANS, census, reseal, stale_key_ids
 from .screening.cli import sanctions_cli
+from .security import keyring
 from .worker import run_worker
 
 audit_cli = AppGroup("audit", help="Audit log tools.")

@@ -26,9 +26,9 @@ from .accounts.models import User
 from .accounts.operations import totp_associated_data
 from .audit.operations import record
 from .db import db
-from .errors import ConfigError
 from .documents.models import Document
 from .documents.operations import associated_data as document_associated_data
+from .errors import ConfigError
 from .keys.credentials import associated_data as api_key_associated_data
 from .keys.models import ApiKey
 from .letters.models import ApprovalLetter, Notice

@@ -27,9 +27,9 @@ from onboarding.reseal import SEALED, SealedFiles, SealedValues, census
 from onboarding.security import keyring
 from onboarding.storage import document_store
 
+from .factories import granted_institution
 from .test_keys import hmac_key
 from .test_letters import approved_application, issue
-from .factories import granted_institution
 
 KEY_A = "A:" + base64.b64encode(b"a" * 32).decode()
 KEY_B = "B:" + base64.b64encode(b"b" * 32).decode()
@@ -112,7 +112,7 @@ def test_rotate_from_a_to_b_reseal_then_remove_a_and_everything_still_opens(ring
     with rotated.app_context():
         dry = run(rotated, "--dry-run")
         assert dry.exit_code == 0, dry.output
-        assert "documents: A: %d" % expected["documents"] in dry.output
+        assert f"documents: A: {expected['documents']}" in dry.output
         assert "approval letters: A: 1" in dry.output
         assert f"TOTP secrets: A: {len(expected['totp'])}" in dry.output
         assert "HMAC key secrets: A: 1" in dry.output
