@@ -97,7 +97,8 @@ def _rows(kind: SealedValues | SealedFiles, batch_size: int) -> Iterator[list[An
 
 
 def census(batch_size: int = 500) -> dict[str, Outcome]:
-    """How many items of each kind are sealed under each key id; files read only their header. Files
+    """How many items of each kind are sealed under each key id; files read only their header. A record
+    whose file is missing or has no readable header is a failure (a restore drill relies on this). Files
     in the store that no record names are counted too (they are unreachable, but still sealed)."""
     store = document_store()
     found: dict[str, Outcome] = {}
@@ -110,7 +111,10 @@ def census(batch_size: int = 500) -> dict[str, Outcome]:
                     outcome.by_key[getattr(row, kind.column).partition(":")[0]] += 1
                     continue
                 referenced.add(row.storage_key)
-                outcome.by_key[_file_key_id(store, row.storage_key)] += 1
+                key_id = _file_key_id(store, row.storage_key)
+                outcome.by_key[key_id] += 1
+                if key_id in (MISSING, UNREADABLE):
+                    outcome.failed.append(f"{kind.name} #{row.id} ({row.storage_key}): {key_id.strip('()')}")
             db.session.expunge_all()
     orphans = found[ORPHANS] = Outcome()
     for storage_key in store.stored_keys():
