@@ -113,6 +113,8 @@ def from_environment(env: str) -> dict[str, Any]:
         "LOGIN_THROTTLE_MINUTES": _int("LOGIN_THROTTLE_MINUTES", 15),
         "EMAIL_TOKEN_MAX_AGE_HOURS": _int("EMAIL_TOKEN_MAX_AGE_HOURS", 48),
         "RESET_TOKEN_MAX_AGE_MINUTES": _int("RESET_TOKEN_MAX_AGE_MINUTES", 60),
+        # How long a staff invitation link works (the README always documented it; now it is read).
+        "STAFF_INVITATION_DAYS": _int("STAFF_INVITATION_DAYS", 7),
         # Reset e-mails (and "someone tried to register" notices) sent to one address per hour; more requests
         # are answered the same way but send nothing.
         "RESET_EMAILS_PER_HOUR": _int("RESET_EMAILS_PER_HOUR", 3),
