@@ -191,6 +191,12 @@ def encryption_reseal_command(dry_run: bool, batch_size: int) -> None:
     # After a run, count again: what matters is what is still sealed under an older key now.
     now = found if dry_run else census()
     stale = stale_key_ids({name: outcome for name, outcome in now.items() if name != ORPHANS})
+    unlisted = sorted(set(stale) - set(keyring().keys))
+    if unlisted:
+        click.echo(f"Sealed under {', '.join(map(repr, unlisted))}, which {'is' if len(unlisted) == 1 else 'are'} "
+                   "NOT in ENCRYPTION_KEYS: those items cannot be opened until the key is listed again "
+                   "(then run this command to re-seal them).", err=True)
+        failures.append("unlisted keys")
     if stale:
         click.echo("Still sealed under older keys: " + ", ".join(f"{k!r} ({n} items)" for k, n in sorted(stale.items()))
                    + (". Run without --dry-run to re-seal them." if dry_run else "."))

@@ -195,6 +195,20 @@ def test_a_file_that_no_longer_matches_its_record_is_reported_and_left_alone(rin
         assert path.read_bytes() == before
 
 
+def test_a_key_removed_too_early_is_named_and_the_command_fails(ring):
+    with ring("A").app_context():
+        sealed_world()
+    too_early = ring("B")  # A dropped before anything was re-sealed
+    with too_early.app_context():
+        dry = run(too_early, "--dry-run")
+        assert dry.exit_code == 1
+        assert "'A', which is NOT in ENCRYPTION_KEYS" in dry.output
+        result = run(too_early)  # nothing can be re-sealed; nothing is damaged either
+        assert result.exit_code == 1 and "(0 re-sealed)" in result.output
+    with ring("B,A").app_context():
+        assert census()["documents"].by_key.keys() == {"A"}
+
+
 def test_every_sealed_column_and_stored_file_is_in_the_reseal_list():
     """A model that gains a "..._sealed" column or a stored file must be re-sealed too."""
     values = {(kind.model.__tablename__, kind.column) for kind in SEALED if isinstance(kind, SealedValues)}
