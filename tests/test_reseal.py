@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 
 from onboarding.accounts.models import User
-from onboarding.accounts.operations import find_user_by_email, set_totp_secret, totp_secret
+from onboarding.accounts.operations import find_user_by_email, set_totp_secret, totp_associated_data, totp_secret
 from onboarding.audit.models import AuditEvent
 from onboarding.audit.operations import verify_chain
 from onboarding.db import db
@@ -220,3 +220,31 @@ def test_every_sealed_column_and_stored_file_is_in_the_reseal_list():
                 assert (table, column.name) in values, f"{table}.{column.name} is sealed but never re-sealed"
             if column.name == "storage_key":
                 assert table in files, f"{table} stores sealed files but is not re-sealed"
+
+
+def test_a_secret_changed_while_the_run_reseals_it_is_not_overwritten_with_the_old_one(ring, monkeypatch):
+    """A staff member re-enrols TOTP between the run reading their old secret and writing it back: the
+    compare-and-set keeps the new secret (already sealed under the current key)."""
+    with ring("A").app_context():
+        expected = sealed_world()
+        email = next(iter(expected["totp"]))
+
+    rotated = ring("B,A")
+    with rotated.app_context():
+        user_id = find_user_by_email(email).id
+        ring_b = keyring()
+        real_seal = type(ring_b).seal
+        re_enrolled = ring_b.seal(b"NEWSECRETNEWSECRETNEWSECRET23456", totp_associated_data(user_id))
+
+        def seal_while_someone_re_enrols(self, plaintext, associated=b""):
+            if associated == totp_associated_data(user_id):
+                with db.engine.connect() as other:  # another process's request, committed meanwhile
+                    other.execute(update(User).where(User.id == user_id).values(totp_secret_sealed=re_enrolled))
+                    other.commit()
+            return real_seal(self, plaintext, associated)
+
+        monkeypatch.setattr(type(ring_b), "seal", seal_while_someone_re_enrols)
+        result = run(rotated)
+        monkeypatch.setattr(type(ring_b), "seal", real_seal)
+        assert result.exit_code == 0, result.output
+        assert totp_secret(find_user_by_email(email)) == "NEWSECRETNEWSECRETNEWSECRET23456"
