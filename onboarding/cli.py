@@ -19,12 +19,15 @@ from .db import db
 from .demo import APPROVED_DEMO_APPLICANT, create_demo_keys, seed_demo
 from .errors import OperationRefused
 from .jobs import sweep
+from .reseal import ORPHANS, census, reseal, stale_key_ids
 from .screening.cli import sanctions_cli
+from .security import keyring
 from .worker import run_worker
 
 audit_cli = AppGroup("audit", help="Audit log tools.")
 rules_cli = AppGroup("rules", help="Rule documents (API usage, risk control).")
 jobs_cli = AppGroup("jobs", help="Job outbox tools.")
+encryption_cli = AppGroup("encryption", help="The key ring that seals secrets and documents at rest.")
 
 
 @click.command("create-staff")
@@ -165,6 +168,49 @@ def jobs_dispatch_command(min_age: int) -> None:
     click.echo(f"Dispatched {count} job(s).")
 
 
+@encryption_cli.command("reseal")
+@click.option("--dry-run", is_flag=True, help="Change nothing: count what is sealed under which key id.")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="Items per transaction (each batch is committed and audited).")
+def encryption_reseal_command(dry_run: bool, batch_size: int) -> None:
+    """Re-seal every secret and stored file under the current key (ENCRYPTION_KEY_ID, else the first
+    of ENCRYPTION_KEYS), so older keys can be removed. Safe to interrupt and to run again."""
+    current_id = keyring().current_id
+    if dry_run:
+        found = census()
+    else:
+        found = reseal(batch_size, on_batch=lambda kind, done: click.echo(f"  {kind}: {done} re-sealed so far"))
+    click.echo(f"Current key: {current_id!r}. Sealed items by the key they {'are' if dry_run else 'were'} under:")
+    for name, outcome in found.items():
+        counts = ", ".join(f"{key_id}: {count}" for key_id, count in sorted(outcome.by_key.items())) or "none"
+        done = "" if dry_run else f" ({outcome.resealed} re-sealed)"
+        click.echo(f"  {name}: {counts}{done}")
+    failures = [line for outcome in found.values() for line in outcome.failed]
+    for line in failures:
+        click.echo(f"FAILED {line}", err=True)
+    # After a run, count again: what matters is what is still sealed under an older key now.
+    now = found if dry_run else census()
+    stale = stale_key_ids({name: outcome for name, outcome in now.items() if name != ORPHANS})
+    unlisted = sorted(set(stale) - set(keyring().keys))
+    if unlisted:
+        click.echo(f"Sealed under {', '.join(map(repr, unlisted))}, which {'is' if len(unlisted) == 1 else 'are'} "
+                   "NOT in ENCRYPTION_KEYS: those items cannot be opened until the key is listed again "
+                   "(then run this command to re-seal them).", err=True)
+        failures.append("unlisted keys")
+    if stale:
+        click.echo("Still sealed under older keys: " + ", ".join(f"{k!r} ({n} items)" for k, n in sorted(stale.items()))
+                   + (". Run without --dry-run to re-seal them." if dry_run else "."))
+    elif not failures:
+        retired = sorted(set(keyring().keys) - {current_id})
+        if retired:
+            click.echo(f"Everything is sealed under {current_id!r}: {', '.join(map(repr, retired))} may leave "
+                       "ENCRYPTION_KEYS (keep a copy offline while backups sealed under it are kept).")
+        else:
+            click.echo(f"Everything is sealed under {current_id!r}.")
+    if failures:
+        sys.exit(1)
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
@@ -179,4 +225,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(rules_cli)
     app.cli.add_command(sanctions_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(encryption_cli)
     app.cli.add_command(service_token_cli)

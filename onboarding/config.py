@@ -85,6 +85,13 @@ def from_environment(env: str) -> dict[str, Any]:
     return {
         "APP_ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        # Earlier SECRET_KEYs, comma-separated: what they signed (session cookies, CSRF tokens, e-mail
+        # links, referral codes) is still accepted, so rotating SECRET_KEY signs nobody out.
+        "SECRET_KEY_FALLBACKS": [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",")
+                                 if key.strip()],
+        # Signs referral codes, which are printed and handed out for years; unset: SECRET_KEY. Set it to
+        # the old SECRET_KEY when rotating that, and the codes in circulation stay the same.
+        "REFERRAL_KEY": os.environ.get("REFERRAL_KEY", ""),
         "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEYS),
         "ENCRYPTION_KEY_ID": os.environ.get("ENCRYPTION_KEY_ID", ""),
         "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
@@ -106,6 +113,8 @@ def from_environment(env: str) -> dict[str, Any]:
         "LOGIN_THROTTLE_MINUTES": _int("LOGIN_THROTTLE_MINUTES", 15),
         "EMAIL_TOKEN_MAX_AGE_HOURS": _int("EMAIL_TOKEN_MAX_AGE_HOURS", 48),
         "RESET_TOKEN_MAX_AGE_MINUTES": _int("RESET_TOKEN_MAX_AGE_MINUTES", 60),
+        # How long a staff invitation link works (the README always documented it; now it is read).
+        "STAFF_INVITATION_DAYS": _int("STAFF_INVITATION_DAYS", 7),
         # Reset e-mails (and "someone tried to register" notices) sent to one address per hour; more requests
         # are answered the same way but send nothing.
         "RESET_EMAILS_PER_HOUR": _int("RESET_EMAILS_PER_HOUR", 3),
@@ -183,6 +192,9 @@ def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, 
     config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
+    # Flask-WTF signs with one key; itsdangerous takes a list (the last signs, all verify), so a form
+    # opened before SECRET_KEY rotated still posts. Flask's session cookie reads SECRET_KEY_FALLBACKS itself.
+    config["WTF_CSRF_SECRET_KEY"] = signing_keys(config)
     # A request may carry one document plus the form; per-file limits are checked while streaming,
     # so a too-large file gets a message at its field. Far larger requests are cut off here.
     config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", config["MAX_DOCUMENT_BYTES"] + 5 * 1024 * 1024)
@@ -190,6 +202,12 @@ def build(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, 
     config.setdefault("MAX_FORM_MEMORY_SIZE", 500_000)
     check(config)
     return config
+
+
+def signing_keys(config: Mapping[str, Any]) -> list[str]:
+    """Keys for itsdangerous, as Flask passes them for the session cookie: the fallbacks, then SECRET_KEY
+    (the last key signs; every key verifies)."""
+    return [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
 
 
 def check(config: Mapping[str, Any]) -> None:
@@ -202,6 +220,10 @@ def check(config: Mapping[str, Any]) -> None:
             "at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
             "or set APP_ENV=development for local use."
         )
+    for name, values in (("SECRET_KEY_FALLBACKS", config.get("SECRET_KEY_FALLBACKS") or []),
+                         ("REFERRAL_KEY", [config["REFERRAL_KEY"]] if config.get("REFERRAL_KEY") else [])):
+        if any(value == DEV_SECRET_KEY or len(value) < 32 for value in values):
+            raise ConfigError(f"{name} holds the development secret or a value shorter than 32 characters.")
     dev_key = KeyRing(DEV_ENCRYPTION_KEYS).keys["dev1"]
     if dev_key in KeyRing(config["ENCRYPTION_KEYS"], config.get("ENCRYPTION_KEY_ID", "")).keys.values():
         raise ConfigError(

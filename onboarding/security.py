@@ -15,6 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .config import signing_keys
 from .errors import error_page
 from .keyring import KeyRing
 
@@ -86,7 +87,9 @@ def keyring() -> KeyRing:
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"onboarding.{purpose}")
+    # Signed with SECRET_KEY; links signed with a key in SECRET_KEY_FALLBACKS still open (a rotation
+    # does not break a reset link already in someone's inbox).
+    return URLSafeTimedSerializer(signing_keys(current_app.config), salt=f"onboarding.{purpose}")
 
 
 def make_token(purpose: str, payload: dict[str, Any]) -> str:

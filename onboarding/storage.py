@@ -313,7 +313,9 @@ class DocumentStore:
         """Decrypted chunks, each authenticated before it is yielded. Truncation is only known at
         the end: a consumer has a verified whole file only once the iterator is exhausted without
         TamperedDocument. Errors (including FileNotFoundError) surface on the first iteration."""
-        path = self.path_for(storage_key)
+        yield from self._chunks_of(self.path_for(storage_key), storage_key, associated_data)
+
+    def _chunks_of(self, path: Path, storage_key: str, associated_data: bytes) -> Iterator[bytes]:
         with open(path, "rb") as source:
             aead, prefix = self._read_header(source, storage_key)
             sealed = self._read_sealed(source)
@@ -341,6 +343,82 @@ class DocumentStore:
         """The whole plaintext in memory: for small files and tests."""
         return b"".join(self.open_chunks(storage_key, associated_data=associated_data))
 
+    def sealed_with(self, storage_key: str) -> str:
+        """The id of the key a stored file is sealed under, read from its header (nothing decrypted)."""
+        with open(self.path_for(storage_key), "rb") as source:
+            return self._read_key_id(source)
+
+    def reseal(self, storage_key: str, *, associated_data: bytes, expected_sha256: str | None = None) -> str:
+        """Re-encrypt a stored file under the ring's current key, keeping its storage key, and return the
+        id of the key it was sealed under before (the current id: nothing was done).
+
+        Safe to interrupt and to run twice: the new file is written beside the old one, read back and
+        hashed, and only then renamed over it (atomic), so the path always holds a whole file that one of
+        the ring's keys opens, and a reader that already opened the old file keeps reading it. Raises
+        TamperedDocument if the old file does not open or the plaintext's SHA-256 is not
+        `expected_sha256`; the old file is then left as it was."""
+        path = self.path_for(storage_key)
+        old_key_id = self.sealed_with(storage_key)
+        current_id = self.ring.current_id
+        if old_key_id == current_id:
+            return old_key_id
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".reseal-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                written = self._write_sealed(out, self._chunks_of(path, storage_key, associated_data),
+                                             associated_data)
+                out.flush()
+                os.fsync(out.fileno())
+            reread = hashlib.sha256()
+            for chunk in self._chunks_of(Path(temp_name), storage_key, associated_data):
+                reread.update(chunk)
+            if reread.hexdigest() != written or (expected_sha256 and written != expected_sha256):
+                raise TamperedDocument(f"re-sealed copy does not match: {written} read back as "
+                                       f"{reread.hexdigest()}, record says {expected_sha256}")
+            if not path.exists():
+                # Deleted meanwhile (the record went): renaming now would bring back an orphan.
+                raise FileNotFoundError(path)
+            os.replace(temp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+            raise
+        self._sync_directory(path.parent)
+        return old_key_id
+
+    def _write_sealed(self, out: BinaryIO, chunks: Iterator[bytes], associated_data: bytes) -> str:
+        """Seal plaintext chunks (as save() cut them) into `out` under the current key; their SHA-256."""
+        key_id_bytes = self.ring.current_id.encode("utf-8")
+        aead = self.ring.aead(self.ring.current_id)
+        prefix = secrets.token_bytes(NONCE_PREFIX_SIZE)
+        out.write(MAGIC + bytes([len(key_id_bytes)]) + key_id_bytes + prefix)
+        digest = hashlib.sha256()
+        current = next(chunks, None)
+        if not current:
+            raise TamperedDocument("no chunks")
+        index = 0
+        while True:
+            following = next(chunks, None)
+            last = following is None
+            digest.update(current)
+            sealed = aead.encrypt(_nonce(prefix, index, last), current, associated_data)
+            out.write(_LENGTH.pack(len(sealed)))
+            out.write(sealed)
+            if last:
+                return digest.hexdigest()
+            index += 1
+            current = following
+
+    def stored_keys(self) -> Iterator[str]:
+        """Every storage key with a file under the root (temporary files of unfinished writes excluded)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir():
+                for path in sorted(folder.iterdir()):
+                    if _STORAGE_KEY_RE.fullmatch(path.name) and path.name[:2] == folder.name:
+                        yield path.name
+
     def delete(self, storage_key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_for(storage_key))
@@ -364,20 +442,26 @@ class DocumentStore:
             finally:
                 os.close(fd)
 
-    def _read_header(self, source: BinaryIO, storage_key: str) -> tuple[AESGCM, bytes]:
+    @staticmethod
+    def _read_key_id(source: BinaryIO) -> str:
         if source.read(len(MAGIC)) != MAGIC:
             raise TamperedDocument("bad magic")
         length = source.read(1)
         if len(length) != 1 or length[0] == 0:
             raise TamperedDocument("bad key id length")
         raw_id = source.read(length[0])
-        prefix = source.read(NONCE_PREFIX_SIZE)
-        if len(raw_id) != length[0] or len(prefix) != NONCE_PREFIX_SIZE:
+        if len(raw_id) != length[0]:
             raise TamperedDocument("short header")
         try:
-            key_id = raw_id.decode("utf-8")
+            return raw_id.decode("utf-8")
         except UnicodeDecodeError:
             raise TamperedDocument("key id is not UTF-8") from None
+
+    def _read_header(self, source: BinaryIO, storage_key: str) -> tuple[AESGCM, bytes]:
+        key_id = self._read_key_id(source)
+        prefix = source.read(NONCE_PREFIX_SIZE)
+        if len(prefix) != NONCE_PREFIX_SIZE:
+            raise TamperedDocument("short header")
         if key_id not in self.ring.keys:
             # Usually a configuration mistake (a retired key removed too early), so say so in the log.
             log.warning("document %s is sealed under key id %r, which is not in ENCRYPTION_KEYS", storage_key, key_id)

@@ -41,7 +41,7 @@ PARTS: list[tuple[str, set[str]]] = [
     ("admin", {"admin"}),
     ("metrics", {"metrics"}),
     ("pages", {"home", "health"}),
-    ("entry points", {"demo", "worker", "cli"}),
+    ("entry points", {"demo", "worker", "reseal", "cli"}),
     # The application factory (`onboarding/__init__.py`) composes every part; nothing imports it.
     ("factory", {"__init__"}),
 ]

@@ -293,14 +293,19 @@ def create_staff(*, email: str, full_name: str, password: str, roles: Iterable[s
     return user
 
 
+def totp_associated_data(user_id: int) -> bytes:
+    # Binds the sealed secret to its user: copied onto another row it will not open.
+    return f"totp:{user_id}".encode()
+
+
 def totp_secret(user: User) -> str | None:
     if not user.totp_secret_sealed:
         return None
-    return keyring().open(user.totp_secret_sealed, f"totp:{user.id}".encode()).decode()
+    return keyring().open(user.totp_secret_sealed, totp_associated_data(user.id)).decode()
 
 
 def set_totp_secret(user: User, secret: str) -> None:
-    user.totp_secret_sealed = keyring().seal(secret.encode(), f"totp:{user.id}".encode())
+    user.totp_secret_sealed = keyring().seal(secret.encode(), totp_associated_data(user.id))
 
 
 def begin_totp_enrolment(user: User) -> str:

@@ -1,6 +1,7 @@
 """Referral codes: an active institution gives its code to the firms it introduces. The code carries the
-institution's id and an HMAC of it under the application's secret key, so it needs no table, cannot be
-guessed for another institution and reads back to exactly one institution (or none)."""
+institution's id and an HMAC of it under REFERRAL_KEY (else SECRET_KEY), so it needs no table, cannot be
+guessed for another institution and reads back to exactly one institution (or none). Codes made under a
+SECRET_KEY now in SECRET_KEY_FALLBACKS are still read, so a rotation does not void codes handed out."""
 
 from __future__ import annotations
 
@@ -24,8 +25,16 @@ def _b32(data: bytes) -> str:
     return base64.b32encode(data).decode().rstrip("=")
 
 
-def _mac(institution_id: int) -> str:
-    key = hashlib.sha256(b"referral-code:" + str(current_app.secret_key).encode()).digest()
+def _signing_secrets() -> list[str]:
+    """The secret new codes are made with, first, then every secret an older code may have been made with."""
+    config = current_app.config
+    secrets = [config.get("REFERRAL_KEY") or config["SECRET_KEY"], config["SECRET_KEY"],
+               *(config.get("SECRET_KEY_FALLBACKS") or [])]
+    return list(dict.fromkeys(secrets))
+
+
+def _mac(institution_id: int, secret: str) -> str:
+    key = hashlib.sha256(b"referral-code:" + secret.encode()).digest()
     return _b32(hmac.new(key, b"%d" % institution_id, hashlib.sha256).digest())[:MAC_LENGTH]
 
 
@@ -42,7 +51,7 @@ def _id_part(institution_id: int) -> str:
 
 def referral_code(institution_id: int) -> str:
     """The code an institution hands out, e.g. AAM-K3QZ7XWA."""
-    return f"{_id_part(institution_id)}-{_mac(institution_id)}"
+    return f"{_id_part(institution_id)}-{_mac(institution_id, _signing_secrets()[0])}"
 
 
 def institution_from_code(typed: str | None, *, active_only: bool = True) -> Institution | None:
@@ -56,7 +65,9 @@ def institution_from_code(typed: str | None, *, active_only: bool = True) -> Ins
     institution_id = 0
     for ch in found.group(1):
         institution_id = institution_id * 32 + alphabet.index(ch)
-    if not hmac.compare_digest(found.group(2), _mac(institution_id)):
+    # Every candidate is compared (no early exit), so timing says nothing about which secret matched.
+    matches = [hmac.compare_digest(found.group(2), _mac(institution_id, secret)) for secret in _signing_secrets()]
+    if not any(matches):
         return None
     institution = db.session.get(Institution, institution_id)
     if institution is None or (active_only and institution.status != ACTIVE):

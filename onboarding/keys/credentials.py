@@ -21,18 +21,18 @@ def new_hmac_secret() -> str:
     return secrets.token_hex(32)
 
 
-def _associated(public_id: str) -> bytes:
+def associated_data(public_id: str) -> bytes:
     # Binds the sealed secret to its key: copied onto another row it will not open.
     return f"api-key:{public_id}".encode()
 
 
 def seal_secret(secret: str, public_id: str) -> str:
-    return keyring().seal(secret.encode(), _associated(public_id))
+    return keyring().seal(secret.encode(), associated_data(public_id))
 
 
 @lru_cache(maxsize=65536)
 def open_secret(sealed: str, public_id: str) -> bytes:
-    return keyring().open(sealed, _associated(public_id))
+    return keyring().open(sealed, associated_data(public_id))
 
 
 def parse_ed25519_public_key(text: str | None) -> str:
