@@ -5,7 +5,8 @@
                                     still runs and writes the figures the table reads; the figures
                                     mean nothing against the targets
     python -m bench --only bench_letters bench_queues
-    python -m bench --table         print the table again from bench/results.json, running nothing
+    python -m bench --table         the table again from the figures in bench/results.json (after a
+                                    change to bench/table.py), running nothing
 
 Each benchmark runs in its own process, one after another (they would skew each other's figures),
 so one that crashes or hangs does not hide the others: it becomes a FAIL row with the end of its
@@ -139,7 +140,7 @@ def table_with_failures(results: dict[str, Any], outcomes: dict[str, dict[str, A
     return table
 
 
-def print_report(table: list[dict[str, Any]], run: dict[str, Any] | None, path: Path, written: bool = True) -> None:
+def print_report(table: list[dict[str, Any]], run: dict[str, Any] | None, path: Path) -> None:
     print("\n" + "=" * 20 + " Benchmarks: one table " + "=" * 20)
     if run:
         m = run["machine"]
@@ -155,7 +156,7 @@ def print_report(table: list[dict[str, Any]], run: dict[str, Any] | None, path: 
         for figure, note in notes:
             print(f"  {figure}: {note}")
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    print(f"\nFigures and this table {'written to' if written else 'from'} {shown}")
+    print(f"\nFigures and this table written to {shown}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only these benchmarks")
     parser.add_argument("--results", type=Path, help="where to write the figures and the table (default "
                                                      "bench/results.json, or bench/results-quick.json with --quick)")
-    parser.add_argument("--table", action="store_true", help="print the table from the results file, run nothing")
+    parser.add_argument("--table", action="store_true", help="make the table again from the figures in the results "
+                                                             "file (after a change to bench/table.py); run nothing")
     args = parser.parse_args(argv)
     path = (args.results or (QUICK_RESULTS if args.quick else RESULTS)).resolve()
 
-    if args.table:
+    if args.table:  # after a change to bench/table.py: the table again from the same figures
         results = json.loads(path.read_text())
         table = table_with_failures(results, results.get("run", {}).get("benches", {}))
-        print_report(table, results.get("run"), path, written=False)
+        path.write_text(json.dumps({**results, "table": table}, indent=2, default=str) + "\n")
+        print_report(table, results.get("run"), path)
         return 0
 
     benches = [b for b in BENCHES if not args.only or b.module in args.only]

@@ -66,9 +66,13 @@ FIGURES = (
     Figure("screening", "screening: false hits, {key} script", "scripts.*.false_hit_rate", "%", target=0.3,
            scale=100, source="issue 12"),
     Figure("screening", "screening: recall, {key} script", "scripts.*.recall", "%", scale=100),
-    Figure("checks", "checks: 20 MB PDF through every check, RSS growth", "document_checks.pdf_20mb.rss_growth_mb",
-           "MB", baseline="document_checks.baseline_small_pdf.rss_growth_mb", baseline_of="a small PDF",
+    # The target is on the traced peak: the RSS growth is measured against a peak the generation of the
+    # 20 MB PDF has already raised, so it reads 0 whatever the checks use.
+    Figure("checks", "checks: 20 MB PDF through every check, Python peak", "document_checks.pdf_20mb.python_peak_mb",
+           "MB", baseline="document_checks.baseline_small_pdf.python_peak_mb", baseline_of="a small PDF",
            target=64, source="issue 4"),
+    Figure("checks", "checks: 20 MB PDF through every check, RSS growth", "document_checks.pdf_20mb.rss_growth_mb",
+           "MB", baseline="document_checks.baseline_small_pdf.rss_growth_mb", baseline_of="a small PDF"),
     Figure("checks", "checks: 20 MB PDF through every check, time", "document_checks.pdf_20mb.seconds", "s",
            baseline="document_checks.baseline_small_pdf.seconds", baseline_of="a small PDF"),
     Figure("checks", "checks: re-screen 1,000 institutions", "rescreen.institutions_1000.seconds", "s",

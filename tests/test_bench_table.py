@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench import quick
-from bench.__main__ import RESULTS, run_one, table_with_failures
+from bench.__main__ import RESULTS, main, run_one, table_with_failures
 from bench.table import BENCHES, FAIL, FIGURES, NO_TARGET, NOT_MEASURED, PASS, Bench, render, rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +131,16 @@ def test_nothing_under_bench_reads_files_outside_the_repository():
             if isinstance(node, ast.Name) and node.id == "ROOT":
                 parent = next((p for p in ast.walk(tree) if isinstance(p, ast.Attribute) and p.value is node), None)
                 assert parent is None or parent.attr != "parent", f"{path.name}: ROOT.parent (line {node.lineno})"
+
+
+def test_the_table_can_be_made_again_from_the_figures_after_the_spec_changes(tmp_path, capsys):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"letters": {"render": {"median_seconds": 1.4}}, "table": []}))
+    assert main(["--table", "--results", str(results)]) == 0
+    letter = row_named(json.loads(results.read_text())["table"], "letters: render the approval letter, median")
+    assert letter["result"] == FAIL
+    printed = capsys.readouterr().out
+    assert "letters: render the approval letter, median" in printed and "1.40 s" in printed
 
 
 @ONCE
