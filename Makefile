@@ -22,14 +22,9 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/test.sh $(ARGS)
 
+# Every benchmark, one table, bench/results.json (bench/__main__.py); ARGS="--quick" for small sizes.
 bench: $(STAMP)
-	.venv/bin/python -m bench.bench_screening
-	.venv/bin/python -m bench.bench_checks
-	.venv/bin/python -m bench.bench_queues
-	.venv/bin/python -m bench.bench_letters
-	.venv/bin/python -m bench.bench_authorize
-	.venv/bin/python -m bench.bench_case_page
-	@echo "Figures written to bench/results.json"
+	.venv/bin/python -m bench $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
