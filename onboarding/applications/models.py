@@ -142,6 +142,8 @@ class Application(db.Model):
         Index("ix_applications_state_search", "state", "legal_name", "reference", "registration_number"),
         # The list of every application, newest first.
         Index("ix_applications_submitted_at", "submitted_at"),
+        # The same list filtered by jurisdiction and risk band: count and page from the index alone.
+        Index("ix_applications_jurisdiction_risk", "jurisdiction", "risk_band", "submitted_at", "id"),
         # The compliance queue: the few cases still waiting for a sign-off.
         Index("ix_applications_awaiting_signoff", "state",
               sqlite_where=db.text("needs_compliance_signoff = 1 AND compliance_signoff_at IS NULL"),

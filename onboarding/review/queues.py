@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
 from ..applications.models import DOCUMENT_REVIEW, PENDING_APPROVAL, QUALIFICATION_REVIEW, STATE_LABELS, Application
 from ..db import db
+from ..textsearch import containing
 
 REVIEW_STATES = (DOCUMENT_REVIEW, QUALIFICATION_REVIEW, PENDING_APPROVAL)
 PAGE_SIZE = 25
@@ -115,9 +116,8 @@ def apply_filters(query: Select, filters: Filters, user_id: int) -> Select:
     elif filters.assignee.isascii() and filters.assignee.isdigit() and len(filters.assignee) <= 9:
         query = query.where(Application.assignee_id == int(filters.assignee))
     if filters.search:
-        like = f"%{filters.search.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Application.legal_name.ilike(like), Application.reference.ilike(like),
-                                Application.registration_number.ilike(like)))
+        query = query.where(containing(filters.search, Application.legal_name, Application.reference,
+                                       Application.registration_number))
     return query
 
 
