@@ -144,8 +144,11 @@ class Application(db.Model):
         Index("ix_applications_submitted_at", "submitted_at"),
         # The same list filtered by jurisdiction and risk band: count and page from the index alone.
         Index("ix_applications_jurisdiction_risk", "jurisdiction", "risk_band", "submitted_at", "id"),
-        # The compliance queue: the few cases still waiting for a sign-off.
-        Index("ix_applications_awaiting_signoff", "state",
+        # The compliance queue: the few cases still waiting for a sign-off. The two flag columns are in the
+        # key as well so that SQLite's planner, which has no statistics, prefers this index (three matched
+        # terms) to (state, ...) ones: the navigation's count on every staff page reads this index alone
+        # instead of visiting every case in review (x10 at 50,000 applications).
+        Index("ix_applications_awaiting_signoff", "state", "needs_compliance_signoff", "compliance_signoff_at",
               sqlite_where=db.text("needs_compliance_signoff = 1 AND compliance_signoff_at IS NULL"),
               postgresql_where=db.text("needs_compliance_signoff AND compliance_signoff_at IS NULL")),
         # One open application per institution, enforced by the database as well.
