@@ -19,7 +19,7 @@ from onboarding.audit.operations import record
 from onboarding.db import db
 from onboarding.enforcement.queries import compliance_queue
 from onboarding.institutions.models import Institution
-from onboarding.review.queues import Filters, apply_filters, awaiting_signoff, base_query
+from onboarding.review.queues import QUEUES, SORTS, Filters, apply_filters, awaiting_signoff, base_query
 from onboarding.textsearch import SEARCH_INDEXES, containing, is_search_object, like_pattern
 from tests.factories import granted_institution, make_staff
 from tests.test_enforcement import frozen_case
@@ -200,6 +200,10 @@ def test_the_jurisdiction_and_risk_filter_and_the_navigation_counts_read_an_inde
     filtered = apply_filters(base_query(None), Filters(jurisdiction="DE", risk_band="high"), user_id=1)
     plan = plan_of(filtered.order_by(Application.submitted_at.desc(), Application.id.desc()).limit(25))
     assert "ix_applications_jurisdiction_risk" in plan, plan
+    by_risk = plan_of(apply_filters(base_query(QUEUES["documents"]), Filters(sort="risk"), user_id=1)
+                      .order_by(*SORTS["risk"][1]()).limit(25))
+    assert "ix_applications_state_risk_score" in by_risk and "Sort" not in by_risk and "B-TREE" not in by_risk, \
+        by_risk
     signoff = plan_of(select(func.count()).select_from(Application).where(*awaiting_signoff()))
     assert "ix_applications_awaiting_signoff" in signoff, signoff
     if not postgresql():
@@ -313,6 +317,13 @@ def expected_search_objects(dialect: str) -> set[str]:
         return {index.trigram_index(c) for index in SEARCH_INDEXES.values() for c in index.columns}
     return {f"{index.fts_table}{suffix}" for index in SEARCH_INDEXES.values()
             for suffix in ("", "_data", "_idx", "_docsize", "_config", "_insert", "_update", "_delete")}
+
+
+def test_the_migrated_database_has_every_search_object(app):
+    """At the newest migration, not only at 0013: a later migration that rebuilds a searched table on
+    SQLite (batch_alter_table copies it) drops its triggers, and searches would silently miss new rows."""
+    with db.engine.connect() as connection:
+        assert search_objects(connection) == expected_search_objects(connection.dialect.name)
 
 
 def test_0013_indexes_existing_rows_and_goes_down_and_up_again(migrated, tmp_path):

@@ -131,7 +131,8 @@ def queue_page(queue: Queue | None, filters: Filters, user_id: int) -> QueuePage
     rows = db.session.execute(
         select(Application, assignee.full_name.label("assignee_name"))
         .outerjoin(assignee, assignee.id == Application.assignee_id)
-        # A search narrows through the covering index first; otherwise the sort index drives the page.
+        # A search narrows through the text index first (onboarding/textsearch.py); otherwise the sort
+        # index drives the page.
         .where(Application.id.in_(query) if filters.search else query.whereclause)
         .order_by(*SORTS[filters.sort][1]()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
