@@ -75,6 +75,14 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names):
+    """Leave the text-search objects (FTS5 tables, trigram indexes) out of autogenerate: the models
+    do not declare them, migration 0013 creates them."""
+    from onboarding.textsearch import is_search_object
+
+    return not (type_ in ("table", "index") and is_search_object(name))
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -95,6 +103,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

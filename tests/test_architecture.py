@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "onboarding"
 # Lowest first. A part is a top-level module or package of `onboarding/` (or a named group of them).
 PARTS: list[tuple[str, set[str]]] = [
     ("foundation", {"paths", "errors", "keyring", "config", "db", "extensions", "security", "templating",
-                    "countries", "forms", "storage", "ipaddresses"}),
+                    "countries", "forms", "storage", "ipaddresses", "textsearch"}),
     ("audit", {"audit"}),
     ("jobs", {"jobs"}),
     ("notifications", {"notifications"}),

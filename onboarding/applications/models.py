@@ -137,13 +137,20 @@ class Application(db.Model):
     __table_args__ = (
         # The queues: one state, ordered by due date.
         Index("ix_applications_state_due_at", "state", "due_at"),
-        Index("ix_applications_state_risk_score", "state", "risk_score"),
+        # Sorted by risk, ties by id: with id in the key PostgreSQL reads the page off the index instead of
+        # sorting every case of the state (risk scores have few distinct values; SQLite keys on rowid anyway).
+        Index("ix_applications_state_risk_score", "state", "risk_score", "id"),
         # Queue search reads these three columns from the index alone, without visiting every row.
         Index("ix_applications_state_search", "state", "legal_name", "reference", "registration_number"),
         # The list of every application, newest first.
         Index("ix_applications_submitted_at", "submitted_at"),
-        # The compliance queue: the few cases still waiting for a sign-off.
-        Index("ix_applications_awaiting_signoff", "state",
+        # The same list filtered by jurisdiction and risk band: count and page from the index alone.
+        Index("ix_applications_jurisdiction_risk", "jurisdiction", "risk_band", "submitted_at", "id"),
+        # The compliance queue: the few cases still waiting for a sign-off. The two flag columns are in the
+        # key as well so that SQLite's planner, which has no statistics, prefers this index (three matched
+        # terms) to (state, ...) ones: the navigation's count on every staff page reads this index alone
+        # instead of visiting every case in review (x10 at 50,000 applications).
+        Index("ix_applications_awaiting_signoff", "state", "needs_compliance_signoff", "compliance_signoff_at",
               sqlite_where=db.text("needs_compliance_signoff = 1 AND compliance_signoff_at IS NULL"),
               postgresql_where=db.text("needs_compliance_signoff AND compliance_signoff_at IS NULL")),
         # One open application per institution, enforced by the database as well.

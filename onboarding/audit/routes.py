@@ -7,12 +7,14 @@ from sqlalchemy import func, select
 
 from ..db import db
 from ..security import roles_required
+from ..textsearch import containing
 from .models import AuditEvent
 from .operations import verify_chain
 
 bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
 
 PAGE_SIZE = 50
+SEARCH_LIMIT = 100
 
 
 @bp.route("")
@@ -20,8 +22,13 @@ PAGE_SIZE = 50
 def log():
     action = request.args.get("action", "").strip()
     subject = request.args.get("subject", "").strip()
+    search = request.args.get("q", "").strip()[:SEARCH_LIMIT]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     query = select(AuditEvent)
+    if search:
+        # Who did it, what was done, or to what: the text a compliance officer remembers of an event.
+        query = query.where(containing(search, AuditEvent.actor_label, AuditEvent.action, AuditEvent.subject_type,
+                                       AuditEvent.subject_id))
     if action:
         query = query.where(AuditEvent.action.startswith(action))
     if subject:
@@ -37,5 +44,5 @@ def log():
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render_template(
         "audit/log.html", events=events, total=total, page=page, pages=pages, action=action, subject=subject,
-        chain=chain,
+        search=search, chain=chain,
     )

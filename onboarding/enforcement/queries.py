@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..applications.models import Application
 from ..db import db
 from ..institutions.models import Institution
 from ..screening.models import CONFIRMED, LinkSignal
+from ..textsearch import containing
 from .models import CONFIRMED_OUTCOMES, PENDING, UNRESOLVED, DecisionProposal, Investigation, Violation
 
 
@@ -50,7 +51,7 @@ def compliance_queue(*, mine: int | None = None, search: str | None = None) -> l
     if mine is not None:
         query = query.where(Investigation.assignee_id == mine)
     if search:
-        query = query.where(or_(Institution.legal_name.ilike(f"%{search}%")))
+        query = query.where(containing(search, Institution.legal_name))
     return list(db.session.execute(query.order_by(Investigation.due_at, Investigation.id)).all())
 
 

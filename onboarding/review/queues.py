@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from ..accounts.models import User
 from ..applications.models import DOCUMENT_REVIEW, PENDING_APPROVAL, QUALIFICATION_REVIEW, STATE_LABELS, Application
 from ..db import db
+from ..textsearch import containing
 
 REVIEW_STATES = (DOCUMENT_REVIEW, QUALIFICATION_REVIEW, PENDING_APPROVAL)
 PAGE_SIZE = 25
@@ -115,9 +116,8 @@ def apply_filters(query: Select, filters: Filters, user_id: int) -> Select:
     elif filters.assignee.isascii() and filters.assignee.isdigit() and len(filters.assignee) <= 9:
         query = query.where(Application.assignee_id == int(filters.assignee))
     if filters.search:
-        like = f"%{filters.search.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Application.legal_name.ilike(like), Application.reference.ilike(like),
-                                Application.registration_number.ilike(like)))
+        query = query.where(containing(filters.search, Application.legal_name, Application.reference,
+                                       Application.registration_number))
     return query
 
 
@@ -131,7 +131,8 @@ def queue_page(queue: Queue | None, filters: Filters, user_id: int) -> QueuePage
     rows = db.session.execute(
         select(Application, assignee.full_name.label("assignee_name"))
         .outerjoin(assignee, assignee.id == Application.assignee_id)
-        # A search narrows through the covering index first; otherwise the sort index drives the page.
+        # A search narrows through the text index first (onboarding/textsearch.py); otherwise the sort
+        # index drives the page.
         .where(Application.id.in_(query) if filters.search else query.whereclause)
         .order_by(*SORTS[filters.sort][1]()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
