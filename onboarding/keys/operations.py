@@ -117,7 +117,11 @@ def create_key(institution: Institution, *, kind: str, label: str | None, scopes
     if has_trade_scope(chosen) and not allowlist:
         raise KeyRefused("Trading scopes need an IP allow-list: list the addresses your systems trade from.",
                          field="ip_allowlist")
-    expires_at = _expiry(expires_on, read_only_without_list=not allowlist)
+    # A successor keeps the expiry of the key it replaces to the microsecond: going through a date again
+    # would push it to the end of that day, a little further at every rotation, until the 90-day limit of a
+    # read-only key refused the rotation itself.
+    expires_at = replaces.expires_at if replaces is not None else _expiry(expires_on,
+                                                                          read_only_without_list=not allowlist)
     registered = parse_ed25519_public_key(public_key) if kind == ED25519 else None
     if replaces is None and live_key_count(institution.id) >= grant.max_keys:
         raise KeyRefused(f"The institution already has its {grant.max_keys} keys. Revoke one first.")
@@ -143,8 +147,8 @@ def create_key(institution: Institution, *, kind: str, label: str | None, scopes
 
 def rotate_key(key: ApiKey, *, user_id: int, overlap_hours: int | None = DEFAULT_OVERLAP_HOURS,
                public_key: str | None = None) -> IssuedKey:
-    """A successor with the same label, scopes and allow-list; the old key stays valid for the overlap,
-    then expires."""
+    """A successor with the same label, scopes, allow-list and expiry; the old key stays valid for the
+    overlap, then expires."""
     if key.status not in LIVE or (key.expires_at is not None and key.expires_at <= utcnow()):
         raise KeyRefused(f"Key {key.public_id} is no longer valid: create a new key instead.")
     if db.session.scalar(select(ApiKey.id).where(ApiKey.replaces_id == key.id, ApiKey.status.in_(LIVE))):
@@ -153,9 +157,8 @@ def rotate_key(key: ApiKey, *, user_id: int, overlap_hours: int | None = DEFAULT
         raise KeyRefused(f"The overlap is between 0 and {MAX_OVERLAP_HOURS} hours (7 days).", field="overlap_hours")
     institution = db.session.get(Institution, key.institution_id)
     old_expiry = key.expires_at
-    expires_on = old_expiry.date() if old_expiry and not key.ip_allowlist else None
     issued = create_key(institution, kind=key.kind, label=key.label, scopes=key.scopes, ip_allowlist=key.ip_allowlist,
-                        expires_on=expires_on, public_key=public_key, user_id=user_id, replaces=key)
+                        public_key=public_key, user_id=user_id, replaces=key)
     overlap_end = utcnow() + timedelta(hours=overlap_hours)
     key.expires_at = min(overlap_end, old_expiry) if old_expiry else overlap_end
     remember(key, "rotated", actor_id=user_id, reason=f"replaced by {issued.key.public_id}")
