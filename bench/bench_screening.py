@@ -790,7 +790,8 @@ def print_table(figures: dict[str, Any]) -> None:
               f"{false_hits['before']:.2f}%, target <= {false_hits['target']}%: "
               f"{'met' if false_hits['pass'] else 'NOT met'})  namesakes {row['namesakes']} "
               f"({row['namesake_hits']} hit; with them {false_hits['with_namesake_hits']:.2f}%)  near namesakes: "
-              f"{row['near_namesake_false_hit_rate']:.2%} ({row['near_namesake_false_hits']} of {row['near_namesakes']})")
+              f"{row['near_namesake_false_hit_rate']:.2%} "
+              f"({row['near_namesake_false_hits']} of {row['near_namesakes']})")
     one_letter = figures["recall_arabic_one_letter"]
     print(f"arabic, one letter wrong or swapped in the script: {one_letter['found']}/{one_letter['of']} "
           f"({one_letter['value']:.2f}%; before {one_letter['before']:.2f}%, target >= {one_letter['target']}%)")
