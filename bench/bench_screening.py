@@ -438,9 +438,8 @@ class ListedNames:
 
     def namesake(self, *names: str) -> bool:
         """Whether any of the names (the one in its script, its usual Latin spelling) is a listed
-        person's name word for word, with middle names dropped (as the recall variants drop them) or
-        added (the list leaves out a father's name the screened name has): every word of the one is
-        a word of the other.
+        person's name word for word, or with middle names dropped (as the recall variants drop them).
+        A name with a word the listed one lacks (HAMZA AMMAR AL-KURDI, AL-KURDI Hamza) is not one.
         A Russian name in Cyrillic letters counts in any of the usual romanisations (ALEXANDROV and
         ALEKSANDROV are one name written by two systems), an Arabic one in any Latin spelling its
         letters spell (صالح: SALIH, SALEH), each word written exactly so on the list."""
@@ -459,10 +458,7 @@ class ListedNames:
                 continue
             found = [{i for w in spellings for i in self.by_word.get(w, ())} for spellings in words]
             if all(found) and set.intersection(*found):
-                return True  # the listed name with middle names dropped
-            written = set().union(*words)
-            if any(self.sets[i] <= written for i in set().union(*found)):
-                return True  # the listed name with a middle name (a father's name) added
+                return True
         return False
 
 

@@ -255,6 +255,5 @@ def test_the_benchmark_counts_exact_namesakes_apart_and_only_those():
     assert listed.namesake("Александров Владимир")                # another romanisation: ALEKSANDROV
     assert listed.namesake("صالح قاسم")                           # the Arabic letters spell SALEH, QASIM
     assert not listed.namesake("Игорь Королёв")                   # KOROLEV is another name
-    assert listed.namesake("Igor Ivan Korobov")                   # a middle name the list leaves out
-    assert not listed.namesake("Igor Ivan Korolev")
+    assert not listed.namesake("Igor Ivan Korobov")               # a word the listed name lacks
     assert not listed.namesake("Vladimir")                        # one word is not a name

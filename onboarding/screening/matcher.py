@@ -11,22 +11,26 @@ How a name is scored against a list name (both normalised, see normalise.py):
      is one word or few candidates turned up; entries with the same registration number.
   2. Name score: a word alignment. Each query word pairs with at most one list word: exact 1.0, a
      spelling variant or typo by the mean of Jaro-Winkler and Levenshtein (Indel) similarity (pairs
-     below MIN_WORD_SIMILARITY count for less and less), the same sound skeleton (MOHAMMED,
-     MUHAMMAD) SKELETON_SIMILARITY, an initial INITIAL_SIMILARITY. Words are weighted by length and
-     by how rare they are on the lists; words left over count against the score, a list word (a
-     middle name) less than a query word. Words run together (BELKAP STEEL) are caught by comparing
-     the names without spaces. Whole-string token-sort, token-set and Jaro-Winkler similarities are
-     reported in the explanation but do not drive the score: blended in, they rated names sharing a
-     single word ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias
-     counts a little less.
+     below MIN_WORD_SIMILARITY count for less and less), the same sound skeleton (MOHAMMED, MUHAMMAD;
+     OMAR, UMAR, whose letters differ only in vowels transliterations swap) SKELETON_SIMILARITY, an
+     initial INITIAL_SIMILARITY. In a person's name of two words, a word two or more slips off a list
+     word counts for less still (KOROLEV, KOROBOV: another family). Words are weighted by length and by
+     how rare they are on the lists; words left over count against the score, a list word (a middle
+     name) less than a query word. Words run together (BELKAP STEEL) are caught by comparing the names
+     without spaces. Whole-string token-sort, token-set and Jaro-Winkler similarities are reported in
+     the explanation but do not drive the score: blended in, they rated names sharing a single word
+     ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias counts a little
+     less.
      Names are compared within their script (normalise.script_of): two Arabic-script names letter by
      letter, an Arabic-script word against a Latin one only if the Latin can be read from the Arabic
      letters (normalise.arabic_spells), Chinese or Korean names syllable by syllable with each one
-     counted in full, never Hanzi against Hangul; a Latin name meets an entry's Arabic, Chinese or
-     Korean alias only if the entry has no Latin one. Two adjacent letters swapped are one slip
-     (TRANSPOSITION_SIMILARITY), also in candidate generation. A person's given name (and the family
-     name of SURNAME, Given) may not be left over, only middle names; a patronymic does not pair with a
-     family name, nor SOBOLEVA with SOBOLEV.
+     counted in full, never Hanzi against Hangul; a long Arabic-script word one letter off, or with its
+     article mistyped (ااتميمي for التميمي), is one slip, in the script and against a Latin spelling; a
+     Latin name meets an entry's Arabic, Chinese or Korean alias only if the entry has no Latin one. Two
+     adjacent letters swapped are one slip (TRANSPOSITION_SIMILARITY), also in candidate generation. A
+     person's given name (and the family name of SURNAME, Given) may not be left over, only middle
+     names; a patronymic does not pair with a family name, nor SOBOLEVA with SOBOLEV, and two fathers'
+     names are compared without their endings (EVGENEVICH is not SERGEYEVICH).
   3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
      nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
      (exact match in the same country: strongly up), kind (person vs company: strongly down).

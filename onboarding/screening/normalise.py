@@ -476,12 +476,6 @@ def letters_alternate(a: str, b: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def vowel_pattern(word: str) -> str:
-    """The word with every vowel (and Y) as "*" and doubled letters collapsed: ALI and ALY agree."""
-    return _DOUBLES.sub(r"\1", _VOWELS.sub("*", word))
-
-
-@lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
     """A rough phonetic key: common transliteration pairs folded together, doubled letters
     collapsed, vowels dropped. MOHAMMED, MUHAMMAD and MHMD all give "mhmd"."""
