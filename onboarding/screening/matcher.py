@@ -406,6 +406,11 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
         unmatched_alias -= sum(alias_weights[j] for j in relations)
         unmatched_query += sum(max(alias_weights[j], alias_weights[min(j + 1, len(alias_weights) - 1)])
                                for j in relations)
+    if query.initials and query.script == "arabic" and len(query.words) >= 3 and 0 not in used_query:
+        # An Arabic-script name is the person's own name, then the father's and the grandfather's: a
+        # list name that meets only the later ones is the father's (SANA SALIH AL-SAYYID is Salih's
+        # daughter, not SALAH AL-SAYYID), so the own name left over counts twice.
+        unmatched_query += query_weights[0]
     if unmatched_alias and (strict_words or (query.initials and any(j not in used_alias
                                                                      for j in range(alias.given + 1)))):
         whole = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS
