@@ -403,10 +403,75 @@ def _namesake(words: set[str], listed_word_sets: list[set[str]]) -> bool:
     return any(len(words) >= 2 and words <= listed for listed in listed_word_sets)
 
 
+class ListedNames:
+    """The word sets of the persons' names on the lists, to tell an ordinary name that IS a listed
+    person's name (an exact namesake) from one that is not. Words are compared exactly after
+    normalisation (case, accents, punctuation, the Arabic article): no fuzzy matching, so that the
+    matcher under test does not decide what counts against it."""
+
+    def __init__(self, names: list[str]):
+        from onboarding.screening.normalise import skeleton, tokens
+
+        self.sets: list[frozenset[str]] = []
+        self.by_word: dict[str, list[int]] = {}
+        for name in names:
+            words = frozenset(tokens(name, "person"))
+            if len(words) < 2:
+                continue
+            for word in words:
+                self.by_word.setdefault(word, []).append(len(self.sets))
+            self.sets.append(words)
+        self.by_skeleton: dict[str, list[str]] = {}
+        for word in self.by_word:
+            self.by_skeleton.setdefault(skeleton(word), []).append(word)
+
+    def _spelled(self, latin: str, arabic: str | None) -> set[str]:
+        """The listed words an Arabic-script word is written as: those its letters spell exactly
+        (normalise.arabic_spells: HASAN and HASSAN spell حسن, HUSAYN does not), among the words of
+        the same sound skeleton."""
+        from onboarding.screening.normalise import arabic_spells, skeleton
+
+        found = {latin}
+        if arabic:
+            found |= {w for w in self.by_skeleton.get(skeleton(latin), ()) if arabic_spells(arabic, w)}
+        return found
+
+    def namesake(self, *names: str) -> bool:
+        """Whether any of the names (the one in its script, its usual Latin spelling) is a listed
+        person's name word for word, or with middle names dropped (as the recall variants drop them).
+        A name with a word the listed one lacks (HAMZA AMMAR AL-KURDI, AL-KURDI Hamza) is not one.
+        A Russian name in Cyrillic letters counts in any of the usual romanisations (ALEXANDROV and
+        ALEKSANDROV are one name written by two systems), an Arabic one in any Latin spelling its
+        letters spell (صالح: SALIH, SALEH), each word written exactly so on the list."""
+        from bench.names_by_script import romanisations
+        from onboarding.screening.normalise import script_of, tokens, tokens_with_script
+
+        for name in names:
+            if script_of(name) == "cyrillic":
+                words = [{w.replace("'", "") for w in romanisations(word)} for word in name.split()]
+            elif script_of(name) == "arabic":
+                words = [self._spelled(latin, arabic) for latin, arabic in dict.fromkeys(
+                    tokens_with_script(name, "person"))]
+            else:
+                words = [{word} for word in dict.fromkeys(tokens(name, "person"))]
+            if len(words) < 2:
+                continue
+            found = [{i for w in spellings for i in self.by_word.get(w, ())} for spellings in words]
+            if all(found) and set.intersection(*found):
+                return True
+        return False
+
+
+def _hit_line(name: str, match) -> str:
+    return f"{name} ~ {match.matched_alias} ({match.score:.2f})"
+
+
 def measure_scripts(matcher, rng: random.Random, threshold: float) -> dict[str, Any]:
     """Per script (Latin, Arabic, Chinese, Korean, Cyrillic):
     - false hits of ordinary names in the script against the lists (`matcher`: OFAC's full list
-      with the UN and EU samples, which carry names in Arabic and Cyrillic script);
+      with the UN and EU samples, which carry names in Arabic and Cyrillic script). An ordinary name
+      that is a listed person's name, word for word or with middle names dropped (`ListedNames`), is
+      an exact namesake: its hit is a true name match, counted apart ("namesakes"), not as a false hit;
     - recall on variants of names listed in the script: LISTED_PER_SCRIPT such names are added to
       the lists (two in three with their name in the script, the rest with a Latin spelling only);
     - false hits against those lists plus the added names ("near namesakes": ordinary names drawn
@@ -418,6 +483,7 @@ def measure_scripts(matcher, rng: random.Random, threshold: float) -> dict[str, 
 
     entries = list(matcher.entries.values())
     aliases = [(a.entry.id, a.name, a.quality) for a in matcher.aliases]
+    listed_persons = ListedNames([a.name for a in matcher.aliases if a.entry.kind == "person"])
     listed_by_script: dict[str, list[dict[str, Any]]] = {}
     next_id = max(matcher.entries, default=0) + 1_000_000
     for script in SCRIPTS:
@@ -465,12 +531,16 @@ def measure_scripts(matcher, rng: random.Random, threshold: float) -> dict[str, 
             total = sum(n for _, n in found_by_type.values())
             row.update({"variants": total, "recall": round(found / total, 4),
                         "recall_by_type": {t: {"found": f, "of": n} for t, (f, n) in found_by_type.items()},
-                        "sample_misses": misses[:6]})
-        false_hits = []
+                        "sample_misses": misses[:6], "_misses": misses})
+        false_hits, namesake_hits = [], []
+        namesakes = 0
         for item in ordinary:
+            namesake = listed_persons.namesake(item["name"], item.get("latin", item["name"]))
+            namesakes += namesake
             matches = matcher.screen(item["name"], kind="person", threshold=threshold)
             if matches:
-                false_hits.append(f"{item['name']} ~ {matches[0].matched_alias} ({matches[0].score:.2f})")
+                (namesake_hits if namesake else false_hits).append(_hit_line(item["name"], matches[0]))
+        others = len(ordinary) - namesakes
         near = [item for item in ordinary
                 if not _namesake(set(sorted_key(item.get("latin", item["name"]), "person").split()), added_word_sets)
                 and not _namesake(set(sorted_key(item["name"], "person").split()), added_word_sets)]
@@ -478,15 +548,53 @@ def measure_scripts(matcher, rng: random.Random, threshold: float) -> dict[str, 
         for item in near:
             matches = extended.screen(item["name"], kind="person", threshold=threshold)
             if matches:
-                near_hits.append(f"{item['name']} ~ {matches[0].matched_alias} ({matches[0].score:.2f})")
-        row.update({"ordinary_names": len(ordinary), "false_hits": len(false_hits),
-                    "false_hit_rate": round(len(false_hits) / len(ordinary), 4),
-                    "sample_false_hits": false_hits[:6],
+                near_hits.append(_hit_line(item["name"], matches[0]))
+        row.update({"ordinary_names": len(ordinary), "namesakes": namesakes, "namesake_hits": len(namesake_hits),
+                    "hit_rate_namesakes_included": round((len(false_hits) + len(namesake_hits)) / len(ordinary), 4),
+                    "false_hits": len(false_hits), "false_hit_rate": round(len(false_hits) / max(others, 1), 4),
+                    "sample_false_hits": false_hits[:8], "sample_namesake_hits": namesake_hits[:4],
                     "near_namesakes": len(near), "near_namesake_false_hits": len(near_hits),
                     "near_namesake_false_hit_rate": round(len(near_hits) / max(len(near), 1), 4),
-                    "sample_near_namesake_false_hits": near_hits[:6]})
+                    "sample_near_namesake_false_hits": near_hits[:6],
+                    "_false_hits": false_hits, "_near_hits": near_hits})
         figures[script] = row
     return figures
+
+
+# Per script, at the default threshold, measured by this benchmark (same seed, same counting) on the
+# matcher before issue 12's last step (commit 0f8d277): recall on variants of listed names (Latin: the
+# quality benchmark above) and false hits of ordinary names, in per cent.
+BEFORE = {
+    "recall_latin": 98.52, "recall_arabic": 87.82, "recall_arabic_one_letter": 48.87, "recall_chinese": 99.50,
+    "recall_korean": 99.07, "recall_cyrillic": 97.33,
+    "false_hits_latin": 0.50, "false_hits_arabic": 0.31, "false_hits_chinese": 0.00, "false_hits_korean": 0.00,
+    "false_hits_cyrillic": 0.75,
+}
+FALSE_HIT_TARGET = 0.3  # per cent of ordinary names, every script (issue 12)
+
+
+def script_targets(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The issue's figures per script, in per cent, each with its target and whether it is met:
+    false hits at most FALSE_HIT_TARGET; recall not below what it was (`BEFORE`), and for a letter
+    wrong in Arabic script not below the 94 of 133 found before the previous step."""
+    out: dict[str, dict[str, Any]] = {}
+    for script, row in figures["scripts"].items():
+        recall = figures["quality"]["recall"] if script == "latin" else row["recall"]
+        out[f"recall_{script}"] = {"value": round(100 * recall, 2), "target": BEFORE[f"recall_{script}"],
+                                   "unit": "%", "before": BEFORE[f"recall_{script}"]}
+        out[f"false_hits_{script}"] = {"value": round(100 * row["false_hit_rate"], 2), "target": FALSE_HIT_TARGET,
+                                       "unit": "%", "before": BEFORE[f"false_hits_{script}"],
+                                       "count": row["false_hits"], "of": row["ordinary_names"] - row["namesakes"],
+                                       "namesakes": row["namesakes"], "namesake_hits": row["namesake_hits"],
+                                       "with_namesake_hits": round(100 * row["hit_rate_namesakes_included"], 2)}
+    one_letter = figures["scripts"]["arabic"]["recall_by_type"]["in its script, one letter wrong or swapped"]
+    out["recall_arabic_one_letter"] = {"value": round(100 * one_letter["found"] / one_letter["of"], 2),
+                                       "target": round(100 * 94 / 133, 2), "unit": "%",
+                                       "before": BEFORE["recall_arabic_one_letter"],
+                                       "found": one_letter["found"], "of": one_letter["of"]}
+    for key, row in out.items():
+        row["pass"] = row["value"] <= row["target"] if key.startswith("false_hits") else row["value"] >= row["target"]
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -619,6 +727,10 @@ def run(path: Path = OFAC_FULL, seed: int = SEED) -> dict[str, Any]:
             import_list("ftm", SANCTIONS_FIXTURES / "ftm-sample" / "entities.ftm.json", actor_label="bench")
             db.session.commit()
             figures["scripts"] = measure_scripts(current_matcher(), rng, threshold)
+            for row in figures["scripts"].values():
+                for key in ("_misses", "_false_hits", "_near_hits"):
+                    row.pop(key, None)
+            figures.update(script_targets(figures))
             db.session.remove()
             db.engine.dispose()
     figures["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -660,17 +772,25 @@ def print_table(figures: dict[str, Any]) -> None:
         print(f"{label.ljust(width)}  {value}")
     print("-" * (width + 50))
     print()
-    print(f"Per script at threshold {quality['threshold']:.2f}: false hits of ordinary names against the lists "
-          "(OFAC full, UN and EU samples);")
-    print("recall on variants of names listed in the script; false hits of near namesakes against the lists")
-    print("plus those names")
+    print(f"Per script at threshold {quality['threshold']:.2f} (before: the matcher at commit 0f8d277, same seed).")
+    print("Recall: variants of names listed in the script (Latin: the quality figures above). False hits:")
+    print("ordinary names in the script against the lists (OFAC full, UN and EU samples); a name that is a")
+    print("listed person's name (word for word, with middle names dropped, or in another usual spelling) is")
+    print("a namesake: its hit is a true name match, counted apart. Near namesakes: against the lists plus")
+    print("the listed names of the recall test.")
     print("-" * (width + 50))
     for script, row in figures["scripts"].items():
-        recall = f"recall {row['recall']:.2%} of {row['variants']}" if "recall" in row else "recall: see above"
-        print(f"{script.ljust(9)} false hits {row['false_hit_rate']:.2%} ({row['false_hits']} of "
-              f"{row['ordinary_names']})  {recall.ljust(22)}  near namesakes: false hits "
+        recall, false_hits = figures[f"recall_{script}"], figures[f"false_hits_{script}"]
+        print(f"{script.ljust(9)} recall {recall['value']:6.2f}% (before {recall['before']:.2f}%)  "
+              f"false hits {false_hits['value']:.2f}% ({false_hits['count']} of {false_hits['of']}; before "
+              f"{false_hits['before']:.2f}%, target <= {false_hits['target']}%: "
+              f"{'met' if false_hits['pass'] else 'NOT met'})  namesakes {row['namesakes']} "
+              f"({row['namesake_hits']} hit; with them {false_hits['with_namesake_hits']:.2f}%)  near namesakes: "
               f"{row['near_namesake_false_hit_rate']:.2%} "
               f"({row['near_namesake_false_hits']} of {row['near_namesakes']})")
+    one_letter = figures["recall_arabic_one_letter"]
+    print(f"arabic, one letter wrong or swapped in the script: {one_letter['found']}/{one_letter['of']} "
+          f"({one_letter['value']:.2f}%; before {one_letter['before']:.2f}%, target >= {one_letter['target']}%)")
     for script, row in figures["scripts"].items():
         for variant_type, counts in row.get("recall_by_type", {}).items():
             print(f"  {script}: {variant_type}: {counts['found']}/{counts['of']}")
@@ -678,6 +798,8 @@ def print_table(figures: dict[str, Any]) -> None:
             print(f"  {script} miss: {line}")
         for line in row["sample_false_hits"]:
             print(f"  {script} false hit: {line}")
+        for line in row["sample_namesake_hits"]:
+            print(f"  {script} namesake hit: {line}")
         for line in row["sample_near_namesake_false_hits"]:
             print(f"  {script} near namesake false hit: {line}")
     print("-" * (width + 50))

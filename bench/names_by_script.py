@@ -172,3 +172,35 @@ def generate(script: str, rng: random.Random, count: int, exclude: set[str] | No
         item["script"] = script
         names.append(item)
     return names
+
+
+# ---------------------------------------------------------------------------
+# Romanisations of a Russian word, to tell a listed person's exact namesake in another system.
+
+# Letters that the usual systems (BGN/PCGN, ICAO 9303 in passports, GOST 7.79 B, and the English
+# and French habit of X for KS) write differently; every other letter as anyascii writes it.
+_CYRILLIC_SPELLINGS = {
+    "ий": ("iy", "iy", "y", "ii", "i", "ij"), "ый": ("yy", "y", "iy"), "кс": ("ks", "x"),
+    "е": ("e", "ye", "ie", "je"), "ё": ("e", "yo", "ye", "io", "jo"), "й": ("y", "i", "j"), "ь": ("", "'"),
+    "ъ": ("", "'", "ie"), "ю": ("yu", "iu", "ju"), "я": ("ya", "ia", "ja"), "х": ("kh", "h", "x"),
+    "ц": ("ts", "tz", "c"), "ы": ("y", "i"), "э": ("e",), "ж": ("zh", "j"), "щ": ("shch", "sch"),
+}
+_MAX_ROMANISATIONS = 512
+
+
+def romanisations(word: str) -> set[str]:
+    """The ways the usual systems write a Russian word in Latin letters (lower case), at most
+    _MAX_ROMANISATIONS of them: Алексеев gives ALEKSEEV, ALEKSEYEV, ALEXEYEV and more."""
+    spellings = [""]
+    text = word.lower()
+    i = 0
+    while i < len(text):
+        pair = text[i:i + 2]
+        if pair in _CYRILLIC_SPELLINGS:
+            options, i = _CYRILLIC_SPELLINGS[pair], i + 2
+        elif text[i] in _CYRILLIC_SPELLINGS:
+            options, i = _CYRILLIC_SPELLINGS[text[i]], i + 1
+        else:
+            options, i = (anyascii(text[i]).lower(),), i + 1
+        spellings = [s + o for s in spellings for o in dict.fromkeys(options)][:_MAX_ROMANISATIONS]
+    return set(spellings)

@@ -11,22 +11,26 @@ How a name is scored against a list name (both normalised, see normalise.py):
      is one word or few candidates turned up; entries with the same registration number.
   2. Name score: a word alignment. Each query word pairs with at most one list word: exact 1.0, a
      spelling variant or typo by the mean of Jaro-Winkler and Levenshtein (Indel) similarity (pairs
-     below MIN_WORD_SIMILARITY count for less and less), the same sound skeleton (MOHAMMED,
-     MUHAMMAD) SKELETON_SIMILARITY, an initial INITIAL_SIMILARITY. Words are weighted by length and
-     by how rare they are on the lists; words left over count against the score, a list word (a
-     middle name) less than a query word. Words run together (BELKAP STEEL) are caught by comparing
-     the names without spaces. Whole-string token-sort, token-set and Jaro-Winkler similarities are
-     reported in the explanation but do not drive the score: blended in, they rated names sharing a
-     single word ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias
-     counts a little less.
+     below MIN_WORD_SIMILARITY count for less and less), the same sound skeleton (MOHAMMED, MUHAMMAD;
+     OMAR, UMAR, whose letters differ only in vowels transliterations swap) SKELETON_SIMILARITY, an
+     initial INITIAL_SIMILARITY. In a person's name of two words, a word two or more slips off a list
+     word counts for less still (KOROLEV, KOROBOV: another family). Words are weighted by length and by
+     how rare they are on the lists; words left over count against the score, a list word (a middle
+     name) less than a query word. Words run together (BELKAP STEEL) are caught by comparing the names
+     without spaces. Whole-string token-sort, token-set and Jaro-Winkler similarities are reported in
+     the explanation but do not drive the score: blended in, they rated names sharing a single word
+     ("Patrick Powell" against "ZHUWAO, Patrick") above the threshold. A weak alias counts a little
+     less.
      Names are compared within their script (normalise.script_of): two Arabic-script names letter by
      letter, an Arabic-script word against a Latin one only if the Latin can be read from the Arabic
      letters (normalise.arabic_spells), Chinese or Korean names syllable by syllable with each one
-     counted in full, never Hanzi against Hangul; a Latin name meets an entry's Arabic, Chinese or
-     Korean alias only if the entry has no Latin one. Two adjacent letters swapped are one slip
-     (TRANSPOSITION_SIMILARITY), also in candidate generation. A person's given name (and the family
-     name of SURNAME, Given) may not be left over, only middle names; a patronymic does not pair with a
-     family name, nor SOBOLEVA with SOBOLEV.
+     counted in full, never Hanzi against Hangul; a long Arabic-script word one letter off, or with its
+     article mistyped (ااتميمي for التميمي), is one slip, in the script and against a Latin spelling; a
+     Latin name meets an entry's Arabic, Chinese or Korean alias only if the entry has no Latin one. Two
+     adjacent letters swapped are one slip (TRANSPOSITION_SIMILARITY), also in candidate generation. A
+     person's given name (and the family name of SURNAME, Given) may not be left over, only middle
+     names; a patronymic does not pair with a family name, nor SOBOLEVA with SOBOLEV, and two fathers'
+     names are compared without their endings (EVGENEVICH is not SERGEYEVICH).
   3. Adjustments: birth date (same date or listed year: up; clearly different year: down),
      nationality / jurisdiction (agree: slightly up; disagree: slightly down), registration number
      (exact match in the same country: strongly up), kind (person vs company: strongly down).
@@ -46,15 +50,20 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 
 from .normalise import (
+    arabic_article_slips,
+    arabic_nearly_spells,
     arabic_spells,
     gendered_forms,
+    is_patronymic,
     is_vowelless,
     korean_key,
+    letters_alternate,
     patronymic_against_name,
+    patronymic_stem,
     script_of,
     skeleton,
     tokens_with_script,
-    vowel_pattern,
+    words_after_article,
 )
 
 DEFAULT_THRESHOLD = 0.70
@@ -64,6 +73,7 @@ INITIAL_SIMILARITY = 0.80       # "d" against "dmitry"
 SKELETON_SIMILARITY = 0.88      # "mohammed" against "muhammad"
 MIN_WORD_SIMILARITY = 0.85      # below this a pair of words counts for less and less...
 PARTIAL_WORD_SIMILARITY = 0.66  # ...and below this not at all
+SLIPS_PARTIAL_SIMILARITY = 0.76  # ...or below this, for words two or more slips apart (see _credit)
 SKELETON_MIN_SPELLING = 0.69    # sound-alike words must still look somewhat alike
 EXTRA_LIST_WORD_WEIGHT = 0.40   # a list word the query lacks (a middle name) costs less than an extra query word
 TRANSPOSITION_SIMILARITY = 0.90  # two adjacent letters swapped (OMAR, OAMR): one slip, not two
@@ -166,7 +176,7 @@ def _native(name: str, script: str, pairs: tuple[tuple[str, str | None], ...]) -
 
 class _Alias:
     __slots__ = ("entry", "name", "quality", "words", "skeletons", "text", "sorted_text", "nospace", "weights",
-                 "script", "arabic", "cjk", "arabic_nospace", "given")
+                 "script", "arabic", "cjk", "arabic_nospace", "given", "after_article")
 
     def __init__(self, entry: ListedEntry, name: str, quality: str, pairs: tuple[tuple[str, str | None], ...]):
         self.entry = entry
@@ -177,6 +187,8 @@ class _Alias:
         self.script = script_of(name)
         self.arabic, self.cjk = _native(name, self.script, pairs)
         self.arabic_nospace = "".join(a or w for a, w in zip(self.arabic, words, strict=True))
+        # words that carried the article (AL-TAMIMI): a query word may carry it mistyped (ااتميمي)
+        self.after_article = words_after_article(name) & (set(words) | {a for a in self.arabic if a})
         # where the first given name is: after the comma in SURNAME, Given Names, else first
         self.given = len(tokens_with_script(name.split(",")[0], entry.kind)) if "," in name else 0
         if self.given >= len(words):
@@ -214,7 +226,7 @@ class _Query:
         self.sorted_text = " ".join(sorted(words))
         self.nospace = "".join(words)
         self.weights = weights
-        self.similarity_cache: dict[tuple[int, str, str | None], tuple[float, str]] = {}
+        self.similarity_cache: dict[tuple[int, str, str | None, bool], tuple[float, str]] = {}
 
 
 def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials: bool = True) -> tuple[float, str]:
@@ -227,6 +239,13 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
         if initials and a[0] == b[0]:
             return INITIAL_SIMILARITY, "initial"
         return 0.0, ""
+    if is_patronymic(a) and is_patronymic(b):
+        # Two fathers' names: -OVICH and -EVNA alike say nothing, the fathers' names must agree
+        # (EVGENEVICH is not SERGEYEVICH, though they share half their letters).
+        a, b = patronymic_stem(a), patronymic_stem(b)
+        if a == b:
+            return 1.0, "exact"
+        a_skeleton, b_skeleton = skeleton(a), skeleton(b)
     similarity, how = _spelling_similarity(a, b)
     if similarity < SKELETON_SIMILARITY and min(len(a), len(b)) >= 3:
         if is_vowelless(a) or is_vowelless(b):
@@ -235,7 +254,7 @@ def _word_similarity(a: str, a_skeleton: str, b: str, b_skeleton: str, initials:
                 similarity, how = SKELETON_SIMILARITY, "sounds alike"
         elif similarity >= SKELETON_MIN_SPELLING and (
                 (len(a_skeleton) >= 3 and a_skeleton == b_skeleton and min(len(a), len(b)) >= 4)
-                or (len(a) == len(b) and vowel_pattern(a) == vowel_pattern(b))):
+                or letters_alternate(a, b)):
             similarity, how = SKELETON_SIMILARITY, "sounds alike"
     if similarity < PARTIAL_WORD_SIMILARITY or patronymic_against_name(a, b) or gendered_forms(a, b):
         return 0.0, ""  # (a father's name is not a family name; SOBOLEVA is not SOBOLEV)
@@ -261,11 +280,19 @@ def _long_vowel_apart(a: str, b: str) -> bool:
     return any(longer[:k] + longer[k + 1:] == shorter for k, letter in enumerate(longer) if letter in "اوي")
 
 
-def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None) -> tuple[float, str]:
+def _arabic_slip_similarity(a: str, b: str) -> float:
+    """Two Arabic-script words one letter apart (or a Latin spelling one Arabic letter off): about
+    what one slip in a Latin spelling of the word scores, lower the shorter the word (a Latin
+    spelling has the vowels Arabic leaves out, so a slip there is a smaller share of the word)."""
+    return 1.0 - 1.0 / (max(len(a), len(b)) + 1)
+
+
+def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None,
+                     other_article: bool = False) -> tuple[float, str]:
     """How alike query word `i` and a list word are, in the script they were written in: two Arabic
     words letter by letter; an Arabic word and a Latin one by whether the Latin spells the Arabic
     letters; otherwise as Latin words (`_word_similarity`)."""
-    key = (i, other, other_arabic)
+    key = (i, other, other_arabic, other_article)
     found = query.similarity_cache.get(key)
     if found is not None:
         return found
@@ -279,6 +306,10 @@ def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None
             found = (TRANSPOSITION_SIMILARITY, "letters swapped")
         elif _long_vowel_apart(mine, other_arabic):
             found = (0.0, "")
+        elif other_article and other_arabic in arabic_article_slips(mine):
+            found = (TRANSPOSITION_SIMILARITY, "article mistyped")
+        elif Levenshtein.distance(mine, other_arabic) == 1 and min(len(mine), len(other_arabic)) >= 5:
+            found = (_arabic_slip_similarity(mine, other_arabic), "one letter off")
         else:
             found = (Levenshtein.normalized_similarity(mine, other_arabic), "spelling")
         if found[0] < PARTIAL_WORD_SIMILARITY:
@@ -300,6 +331,10 @@ def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None
             found = (ARABIC_SPELLING_SIMILARITY, "spelled from the Arabic")
         elif query.words[i] == other:  # a relation word (ABDUL, BIN) or the same transliteration
             found = (1.0, "exact")
+        elif mine and other_article and any(arabic_spells(word, latin) for word in arabic_article_slips(arabic)):
+            found = (TRANSPOSITION_SIMILARITY, "article mistyped")
+        elif arabic_nearly_spells(arabic, latin):
+            found = (_arabic_slip_similarity(arabic, ""), "spelled from the Arabic, one letter off")
         else:
             found = (0.0, "")
     else:
@@ -308,11 +343,15 @@ def _pair_similarity(query: _Query, i: int, other: str, other_arabic: str | None
     return found
 
 
-def _credit(similarity: float) -> float:
-    """What a word pair counts for: its similarity, tapering to nothing below MIN_WORD_SIMILARITY."""
+def _credit(similarity: float, slips: int = 1) -> float:
+    """What a word pair counts for: its similarity, tapering to nothing below MIN_WORD_SIMILARITY, at
+    PARTIAL_WORD_SIMILARITY for one slip and sooner, at SLIPS_PARTIAL_SIMILARITY, for two or more (in
+    a person's name of two words): a word two letters off another is as often another name (KOROLEV,
+    KOROBOV; MARINA, IRINA) as a typo."""
     if similarity >= MIN_WORD_SIMILARITY:
         return similarity
-    return similarity * (similarity - PARTIAL_WORD_SIMILARITY) / (MIN_WORD_SIMILARITY - PARTIAL_WORD_SIMILARITY)
+    floor = PARTIAL_WORD_SIMILARITY if slips <= 1 else SLIPS_PARTIAL_SIMILARITY
+    return max(0.0, similarity * (similarity - floor) / (MIN_WORD_SIMILARITY - floor))
 
 
 def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
@@ -324,11 +363,16 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
     Arabic name is the father's). With `strict_words` (Chinese and Korean names) every list word left
     over counts in full: each syllable is part of the name."""
     pairs = []
+    # A person's name of two words is a given name, often shared by many, and a family name: a family
+    # name two letters off a listed one is then all the evidence, and as often another family.
+    two_word_person = query.initials and len(query.words) <= 2
     for i in range(len(query.words)):
         for j, other in enumerate(alias.words):
-            found = _pair_similarity(query, i, other, alias.arabic[j])
+            found = _pair_similarity(query, i, other, alias.arabic[j], other in alias.after_article)
             if found[0] > 0:
-                credit = _credit(found[0]) if found[1] == "spelling" else found[0]
+                credit = found[0]
+                if found[1] == "spelling" and credit < MIN_WORD_SIMILARITY:
+                    credit = _credit(credit, OSA.distance(query.words[i], other) if two_word_person else 1)
                 pairs.append((credit, i, j, found[1], found[0]))
     pairs.sort(reverse=True)
     used_query: set[int] = set()
@@ -362,6 +406,11 @@ def _aligned(query: _Query, alias: _Alias, explain: bool = False, *,
         unmatched_alias -= sum(alias_weights[j] for j in relations)
         unmatched_query += sum(max(alias_weights[j], alias_weights[min(j + 1, len(alias_weights) - 1)])
                                for j in relations)
+    if query.initials and query.script == "arabic" and len(query.words) >= 3 and 0 not in used_query:
+        # An Arabic-script name is the person's own name, then the father's and the grandfather's: a
+        # list name that meets only the later ones is the father's (SANA SALIH AL-SAYYID is Salih's
+        # daughter, not SALAH AL-SAYYID), so the own name left over counts twice.
+        unmatched_query += query_weights[0]
     if unmatched_alias and (strict_words or (query.initials and any(j not in used_alias
                                                                      for j in range(alias.given + 1)))):
         whole = query.script in _CJK_SCRIPTS or alias.script in _CJK_SCRIPTS

@@ -256,6 +256,91 @@ def arabic_spells(arabic: str, latin: str) -> bool:
     return match(0, 0, False)
 
 
+# Latin spellings of the Arabic consonants (not the long vowels, ayn, hamza or ta marbuta, which a
+# Latin spelling may write as a vowel or leave out): what a wrong, missing or extra letter may be.
+_ARABIC_CONSONANT_SPELLINGS = frozenset(
+    option for letter, options in _ARABIC_SPELLINGS.items() if letter not in "اويىةعء" for option in options
+    if option and option not in ("e", "i", "u", "o"))
+
+
+@lru_cache(maxsize=262144)
+def arabic_nearly_spells(arabic: str, latin: str) -> bool:
+    """Whether `latin` spells the Arabic-script word (evened out) but for one consonant in the Arabic
+    wrong, missing or extra (النين for الزين, ZAYN). A long vowel more or less is another name
+    (SALMAN, SULAYMAN), and so is a slip in a word of fewer than five letters (حسن, حسم; حداد, حماد)."""
+    if len(arabic) < 5 or not latin or arabic in _ARABIC_FUNCTION_WORDS:
+        return False
+
+    def spellings(i: int) -> tuple[str, ...]:
+        if i == 0 and arabic[0] in "اع":
+            return _ARABIC_INITIAL_ALEF
+        if i == len(arabic) - 1 and arabic[i] == "ه":
+            return ("h", "")
+        return _ARABIC_SPELLINGS.get(arabic[i], ("",))
+
+    @cache
+    def match(i: int, j: int, after_vowel: bool, slip: bool) -> bool:
+        if i == len(arabic):
+            rest = latin[j:]
+            if rest == "" or (rest in ("a", "e") and not after_vowel):
+                return True
+            return slip and rest in _ARABIC_CONSONANT_SPELLINGS  # the last consonant missing
+        if j < len(latin):
+            letter = latin[j]
+            if letter in _LATIN_VOWEL_LETTERS and not after_vowel and j > 0 and match(i, j + 1, True, slip):
+                return True
+            if j > 0 and letter == latin[j - 1] and match(i, j + 1, after_vowel, slip):
+                return True
+        for option in spellings(i):
+            if latin.startswith(option, j) and match(i + 1, j + len(option), False, slip):
+                return True
+        if not slip or i == 0:  # (a first letter wrong is another name: HAMID, MAJID)
+            return False
+        consonant = arabic[i] not in "اويىةعء"
+        if consonant and match(i + 1, j, after_vowel, False):  # a consonant too many
+            return True
+        for length in (1, 2, 3):
+            chunk = latin[j:j + length]
+            if len(chunk) == length and chunk in _ARABIC_CONSONANT_SPELLINGS and (
+                    (consonant and match(i + 1, j + length, False, False))  # a consonant wrong
+                    or match(i, j + length, False, False)):  # a consonant missing
+                return True
+        return False
+
+    return match(0, 0, False, True)
+
+
+_LATIN_ARTICLE = re.compile(r"(?:^|[^a-z])(?:al|el)[\s-]+([a-z]+)")
+
+
+@lru_cache(maxsize=65536)
+def words_after_article(name: str) -> frozenset[str]:
+    """The words of a name that carried the Arabic article (AL-TAMIMI, التميمي), as `tokens_with_script`
+    gives them (Latin words; Arabic-script words evened out, without the article)."""
+    found = set()
+    for word in name.split():
+        if script_of(word) == "arabic":
+            bare = arabic_letters(word)
+            if bare.startswith("ال") and len(bare) > 3 and bare != "الله":
+                found.add(bare[2:])
+    latin = _APOSTROPHES.sub("", anyascii(name).casefold())
+    found.update(_LATIN_ARTICLE.findall(latin))
+    return frozenset(found)
+
+
+def arabic_article_slips(word: str) -> tuple[str, ...]:
+    """An Arabic-script word (evened out) that starts with the article ال but for one slip (ااتميمي,
+    لاتميمي, احللبي for التميمي, الحلبي): the words it may stand for, without the article."""
+    if len(word) < 5 or word.startswith("ال"):
+        return ()
+    found = set()
+    if word[0] == "ا" or word[1] == "ل" or word[:2] == "لا":  # a letter of the article wrong, or the two swapped
+        found.add(word[2:])
+    if word[0] == "ا" and word[2] == "ل":  # the L swapped with the word's first letter
+        found.add(word[1] + word[3:])
+    return tuple(sorted(found))
+
+
 @lru_cache(maxsize=8192)
 def is_legal_form(word: str) -> bool:
     """A legal-form word, or a long one (COMPANY, LIMITED, ...) with a typo."""
@@ -285,7 +370,17 @@ def patronymic_against_name(a: str, b: str) -> bool:
     if is_patronymic(a) == is_patronymic(b):
         return False
     patronymic, other = (a, b) if is_patronymic(a) else (b, a)
-    return other.endswith(_FAMILY_OR_GIVEN_ENDINGS) or patronymic.startswith(other[:-1])
+    # (a word as long as the patronymic, or nearly, is the patronymic mistyped: IVANOVIC, IVANOVICS)
+    return other.endswith(_FAMILY_OR_GIVEN_ENDINGS) or (
+        patronymic.startswith(other[:-1]) and len(patronymic) - len(other) >= 3)
+
+
+def patronymic_stem(word: str) -> str:
+    """A patronymic without its ending: the father's name (EVGENEVICH: EVGEN, SERGEYEVNA: SERGEY)."""
+    for ending in sorted(_PATRONYMIC_ENDINGS, key=len, reverse=True):
+        if word.endswith(ending):
+            return word[:-len(ending)]
+    return word
 
 
 def gendered_forms(a: str, b: str) -> bool:
@@ -368,10 +463,16 @@ def is_vowelless(word: str) -> bool:
 _DOUBLES = re.compile(r"(.)\1+")
 
 
-@lru_cache(maxsize=65536)
-def vowel_pattern(word: str) -> str:
-    """The word with every vowel (and Y) as "*" and doubled letters collapsed: ALI and ALY agree."""
-    return _DOUBLES.sub(r"\1", _VOWELS.sub("*", word))
+# Letters that transliterations of one name swap for one another: OMAR, UMAR; ANDREI, ANDREY;
+# AHMAD, AHMED; MIKHAIL, MIKHAEL; YULIA, JULIA. Other vowels make other names: JOAN, JIAN, JUAN.
+_ALTERNATE_LETTERS = frozenset({frozenset(pair) for pair in ("iy", "ou", "ei", "ae", "ey", "ij", "yj")})
+
+
+def letters_alternate(a: str, b: str) -> bool:
+    """Two words of the same length that differ only in letters transliterations swap for one
+    another (`_ALTERNATE_LETTERS`), letter for letter."""
+    return len(a) == len(b) and a != b and all(
+        x == y or frozenset((x, y)) in _ALTERNATE_LETTERS for x, y in zip(a, b, strict=True))
 
 
 @lru_cache(maxsize=65536)
