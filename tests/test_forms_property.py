@@ -798,3 +798,78 @@ def test_a_nul_character_in_a_form_is_refused_whole_not_a_server_error(draft_cli
     assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
     assert draft_client.get("/application/company?q=a\x00b").status_code == 400
     assert database_fingerprint() == before
+
+
+# ---------------------------------------------------------------------------
+# The JSON routes. Those of the service API are in its OpenAPI document, which schemathesis drives
+# (tests/test_openapi_conformance.py); the others answer a page's polling or a probe, and are driven here:
+# any id in the URL and any query string, asked by the user who polls them.
+
+JSON_OUTSIDE_THE_DOCUMENT = {
+    "portal.progress": "the status page's polling of the checks",
+    "sanctions.import_progress": "the sanctions-list import page's polling",
+    "health.healthz": "the liveness probe", "health.readyz": "the readiness probe",
+}
+
+
+def test_every_service_api_route_is_in_the_openapi_document(app):
+    from onboarding.api.openapi import openapi_document
+
+    documented = {(path, method.upper()) for path, operations in openapi_document()["paths"].items()
+                  for method in operations}
+    served = {(re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule), method)
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert served == documented
+
+
+IDS = st.one_of(st.integers(min_value=0, max_value=5), st.integers(min_value=0),
+                st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]))
+QUERIES = st.dictionaries(st.text(max_size=10), st.one_of(TEXT, st.lists(TEXT, max_size=3)), max_size=3)
+
+
+def test_no_id_or_query_to_a_json_route_outside_the_document_is_a_server_error(app):
+    from onboarding.screening.models import ListImport
+
+    team = factories.review_team()
+    applicant = factories.make_applicant()
+    application = factories.complete_application(applicant)
+    factories.submit(application, applicant)
+    db.session.add(ListImport(source="ofac-sdn", origin="upload", state="unchanged", filename="sdn.zip",
+                              requested_by="pytest"))
+    db.session.commit()
+    admin, owner, anonymous = app.test_client(), app.test_client(), app.test_client()
+    sign_in_staff(admin, team["admin"].email)
+    sign_in_applicant(owner, applicant.email)
+    import_id = db.session.scalar(select(ListImport.id))
+    asks = {"portal.progress": (owner, lambda _id: "/application/status/progress"),
+            "sanctions.import_progress": (admin, lambda id_: f"/staff/sanctions-lists/imports/{id_}/progress"),
+            "health.healthz": (anonymous, lambda _id: "/healthz"), "health.readyz": (anonymous, lambda _id: "/readyz")}
+    assert set(asks) == set(JSON_OUTSIDE_THE_DOCUMENT)
+    assert admin.get(asks["sanctions.import_progress"][1](import_id)).is_json, "the real import answers JSON"
+    assert owner.get("/application/status/progress").is_json
+
+    @given(endpoint=st.sampled_from(sorted(asks)), id_=IDS, query=QUERIES)
+    def ask_anything(endpoint, id_, query):
+        client, url = asks[endpoint]
+        before = database_fingerprint()
+        response = client.get(url(id_), query_string=query)
+        assert response.status_code != 500, f"{endpoint} answered 500 for id {id_} and {query!r}"
+        assert response.status_code in (200, 400, 404, 503), (endpoint, id_, query, response.status_code)
+        if response.status_code == 200:
+            assert response.is_json
+        assert database_fingerprint() == before, f"{endpoint}: a GET changed the database"
+
+    ask_anything()
+
+
+def test_every_id_in_a_url_is_bounded_so_a_huge_one_is_a_404():
+    """Hypothesis found /staff/sanctions-lists/imports/9223372036854775808/progress answered with a 500 (an id
+    the database cannot hold): every integer in a URL is bounded by the column it names."""
+    from werkzeug.routing import IntegerConverter
+
+    app = create_app(base_config("sqlite://"))
+    unbounded = sorted(f"{rule.endpoint} {rule.rule}" for rule in app.url_map.iter_rules()
+                       for converter in rule._converters.values()
+                       if isinstance(converter, IntegerConverter) and (converter.max is None or converter.max > 2**31 - 1))
+    assert not unbounded
