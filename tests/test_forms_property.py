@@ -6,7 +6,12 @@ Every POST route in the URL map is a test case. Each builds a world where the ro
 applicant with a complete draft, an active institution, the review team with a submitted case), signs in
 the user who would see it, finds the form on the pages that user can reach, and posts generated values to
 the form's own fields (names, options and buttons read from the page, so prefixes and hidden fields are
-exactly what a browser would send). The settings profile in conftest bounds the number of examples."""
+exactly what a browser would send). A refusal keeps the database as it was and shows each refused field's
+typed text again with a message under it. Every form route has a world (a sign-in stopped half-way, an
+invitation link, the admin console, cases at every stage, open investigations, ...); each world is built
+once per module and put back into the emptied tables for the next test of it. The JSON routes outside the
+OpenAPI document (which schemathesis drives) get any id and query here. The settings profile in conftest
+bounds the number of examples."""
 
 from __future__ import annotations
 
@@ -83,7 +88,8 @@ SCENARIOS = {
                      "accounts.accept_invitation", "accounts.change_password", "accounts.end_other_sessions"),
                     "signing in"),
     **dict.fromkeys(("decisions.approve", "decisions.claim", "decisions.qualify", "decisions.send_back",
-                     "decisions.signal_review", "decisions.signals_review", "decisions.signoff"), "cases at every stage"),
+                     "decisions.signal_review", "decisions.signals_review", "decisions.signoff"),
+                    "cases at every stage"),
     **dict.fromkeys(("enforcement.claim", "enforcement.confirm", "enforcement.dismiss", "enforcement.reinstatable",
                      "enforcement.restrict", "enforcement.send_back"), "open investigations"),
     "referrals.decide": "held referral",
@@ -153,6 +159,71 @@ class FormReader(HTMLParser):
             self._form = None
         elif tag == "select":
             self._select = None
+
+
+class ShownAgain(HTMLParser):
+    """What a page shows in its text fields, and the message under each field that has one."""
+
+    TYPED = {"text", "email", "number", "url", "tel", "search", "date"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.values: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._error: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "input" and a.get("name") and a.get("type", "text").lower() in self.TYPED:
+            self.values[a["name"]] = a.get("value", "")
+        elif tag == "textarea" and a.get("name"):
+            self._textarea = a["name"]
+            self.values[a["name"]] = ""
+        elif tag == "p" and "field-error" in a.get("class", "").split() and a.get("id", "").endswith("-error"):
+            self._error = a["id"].removesuffix("-error")
+            self.errors[self._error] = ""
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self.values[self._textarea] += data
+        if self._error is not None:
+            self.errors[self._error] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "p":
+            self._error = None
+
+
+# Fields not shown again as typed, on purpose: a refused authentication code is cleared (it is typed afresh);
+# the trading pairs are shown as read, one a line in capitals with "/" (BTC-usdt as BTC/USDT).
+NOT_SHOWN_AS_TYPED = {"code", "pairs"}
+
+
+def squeezed(value: str) -> str:
+    return re.sub(r"\s+", "", value).casefold()
+
+
+def not_kept(form: dict, sent: dict, page: str) -> list[str]:
+    """The fields refused with a message whose typed text is not shown again (or shown without a message)."""
+    shown = ShownAgain()
+    shown.feed(page)
+    problems = []
+    for name, message in shown.errors.items():
+        field = form["fields"].get(name)
+        typed = sent.get(name)
+        if not message.strip():
+            problems.append(f"{name}: an error with no message")
+        if field is None or field["kind"] not in ShownAgain.TYPED | {"textarea"} or not isinstance(typed, str):
+            continue
+        if name in NOT_SHOWN_AS_TYPED or name not in shown.values:
+            continue
+        # Shown as read (a scheme added to a web address, a pair in capitals) is still what was typed.
+        if squeezed(typed) not in squeezed(shown.values[name]):
+            problems.append(f"{name}: typed {typed[:80]!r}, shown {shown.values[name][:80]!r}")
+    return problems
 
 
 SKIP_LINK = re.compile(r"^/(static|logout)|/download|/preview|/file|\.pdf$|\.png$|/letter")
@@ -347,12 +418,11 @@ def world_admin_console() -> list[Visit]:
     """The review team and a second administrator; an invited staff member (for whom the second admin asked
     the admin role: the first one confirms or cancels it), a service token, a failed job, and the rules."""
     from onboarding.accounts import staff
+    from onboarding.accounts.operations import set_totp_secret
     from onboarding.agreements.operations import publish_bundled_rules
     from onboarding.api.tokens import create_service_token
-    from onboarding.jobs import FAILED, OutboxJob
-
-    from onboarding.accounts.operations import set_totp_secret
     from onboarding.db import utcnow
+    from onboarding.jobs import FAILED, OutboxJob
 
     team = factories.review_team()
     set_totp_secret(team["documents"], "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")  # enrolled: an admin may reset it
@@ -361,8 +431,9 @@ def world_admin_console() -> list[Visit]:
     invited, _ = staff.invite_staff(email="ivy@exchange.example", full_name="Ivy Invited",
                                     roles=["document_reviewer", "admin"], actor=second)
     create_service_token("surveillance desk", ["violations:write"], created_by=second.email)
-    db.session.add(OutboxJob(name="send_email", args={"message_id": 1}, state=FAILED, attempts=5,
-                             last_error="SMTP connection refused"))
+    # A letter job that gave up (the PDF renderer was down); a retry finds no such application and ends.
+    db.session.add(OutboxJob(name="letters.issue", args={"application_id": 999, "approved_by_id": 1}, state=FAILED,
+                             attempts=5, last_error="RuntimeError: PDF renderer unavailable"))
     publish_bundled_rules()
     db.session.commit()
     admin = team["admin"]
@@ -643,7 +714,8 @@ def locate(app, endpoint: str, worlds: dict, scenario: str | None = None):
         found = find_form(app, client, endpoint, list(visit.seeds))
         if found:
             page_url, action, form = found
-            return client, lambda client=client: client.get(page_url).get_data(as_text=True), action, form
+            return (client, lambda client=client, page_url=page_url: client.get(page_url).get_data(as_text=True),
+                    action, form)
     return None
 
 
@@ -687,6 +759,9 @@ def test_no_input_to_any_form_is_a_server_error_or_half_saved(app, endpoint, bui
         body = response.get_data(as_text=True) if response.status_code == 200 else ""
         if response.status_code >= 400 or 'class="field-error"' in body or 'class="error-summary"' in body:
             assert database_fingerprint() == before, f"{endpoint} refused {data!r} but changed the database"
+            page = response.get_data(as_text=True)
+            if "html" in response.content_type and 'class="field-error"' in page:
+                assert not not_kept(form, payload, page), f"{endpoint}: {not_kept(form, payload, page)}"
 
     post_anything()
     assert answers, f"no post to {action} got past the CSRF check to the view: the test reached nothing"
@@ -871,5 +946,6 @@ def test_every_id_in_a_url_is_bounded_so_a_huge_one_is_a_404():
     app = create_app(base_config("sqlite://"))
     unbounded = sorted(f"{rule.endpoint} {rule.rule}" for rule in app.url_map.iter_rules()
                        for converter in rule._converters.values()
-                       if isinstance(converter, IntegerConverter) and (converter.max is None or converter.max > 2**31 - 1))
+                       if isinstance(converter, IntegerConverter)
+                       and (converter.max is None or converter.max > 2**31 - 1))
     assert not unbounded
