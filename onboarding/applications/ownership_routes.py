@@ -100,7 +100,7 @@ def add_holding():
     return redirect(url_for("applications.ownership") + "#owners")
 
 
-@bp.route("/ownership/holdings/<int:link_id>/remove", methods=["POST"])
+@bp.route("/ownership/holdings/<int(max=2147483647):link_id>/remove", methods=["POST"])
 @applicant_required
 def remove_holding(link_id: int):
     application = current_application()
@@ -130,7 +130,7 @@ def add_person():
     return redirect(url_for("applications.ownership") + "#people")
 
 
-@bp.route("/ownership/parties/<int:party_id>", methods=["GET", "POST"])
+@bp.route("/ownership/parties/<int(max=2147483647):party_id>", methods=["GET", "POST"])
 @applicant_required
 def edit_party(party_id: int):
     application = current_application()
@@ -148,7 +148,7 @@ def edit_party(party_id: int):
                            **step_context(application, "ownership"))
 
 
-@bp.route("/ownership/parties/<int:party_id>/remove", methods=["POST"])
+@bp.route("/ownership/parties/<int(max=2147483647):party_id>/remove", methods=["POST"])
 @applicant_required
 def remove_party(party_id: int):
     application = current_application()

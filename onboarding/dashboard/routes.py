@@ -42,7 +42,7 @@ def jobs():
     )
 
 
-@bp.route("/jobs/<int:job_id>/retry", methods=["POST"])
+@bp.route("/jobs/<int(max=2147483647):job_id>/retry", methods=["POST"])
 @roles_required("admin")
 def retry_job(job_id: int):
     form = RetryJobForm()

@@ -177,7 +177,7 @@ def upload_too_large(error):
     return documents_page(application, upload_form=form, failed_key=key, status_code=413)
 
 
-@bp.route("/application/documents/<int:document_id>/remove", methods=["POST"])
+@bp.route("/application/documents/<int(max=2147483647):document_id>/remove", methods=["POST"])
 @applicant_required
 def remove(document_id: int):
     application = application_for(current_user)
@@ -195,7 +195,7 @@ def remove(document_id: int):
     return redirect(step_url("documents"))
 
 
-@bp.route("/documents/<int:document_id>/download")
+@bp.route("/documents/<int(max=2147483647):document_id>/download")
 @login_required
 def download(document_id: int):
     document = db.session.get(Document, document_id)

@@ -60,7 +60,7 @@ def applicant_download():
     return download(application, letter_for(application.id))
 
 
-@bp.route("/staff/applications/<int:application_id>/letter")
+@bp.route("/staff/applications/<int(max=2147483647):application_id>/letter")
 @roles_required()
 def staff_download(application_id: int):
     application = db.session.get(Application, application_id)

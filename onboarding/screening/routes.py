@@ -94,7 +94,7 @@ def official(source: str):
     return redirect(url_for("sanctions.import_run", import_id=run.id))
 
 
-@bp.route("/imports/<int:import_id>")
+@bp.route("/imports/<int(max=2147483647):import_id>")
 @roles_required("admin")
 def import_run(import_id: int):
     run = db.session.get(ListImport, import_id) or abort(404)
@@ -116,14 +116,14 @@ def import_run(import_id: int):
     )
 
 
-@bp.route("/imports/<int:import_id>/progress")
+@bp.route("/imports/<int(max=2147483647):import_id>/progress")
 @roles_required("admin")
 def import_progress(import_id: int):
     run = db.session.get(ListImport, import_id) or abort(404)
     return jsonify(progress_of(run))
 
 
-@bp.route("/snapshots/<int:snapshot_id>")
+@bp.route("/snapshots/<int(max=2147483647):snapshot_id>")
 @roles_required("admin")
 def snapshot(snapshot_id: int):
     shown = db.session.get(ListSnapshot, snapshot_id) or abort(404)
