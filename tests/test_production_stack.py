@@ -71,7 +71,6 @@ STAFF = {
     "compliance": ("cora@exchange.example", "Cora Compliance", "compliance"),
     "compliance2": ("colin@exchange.example", "Colin Compliance", "compliance"),
 }
-expect.set_options(timeout=30_000)
 
 
 def _load_client():
@@ -336,12 +335,17 @@ def open_investigation(journey: Journey, page, institution: str) -> None:
 def test_every_role_on_the_production_stack(stack, browser, tmp_path):
     started = time.monotonic()
     journey = Journey(browser, stack.web_url, prefix="", folder=SHOTS)
+    # Generous waits on a loaded machine (every step crosses gunicorn, and some wait for a worker); set
+    # here and put back, not at import, so the other journeys keep their own.
+    previous_timeout = expect._timeout
+    expect.set_options(timeout=30_000)
     try:
         _journey(stack, journey, tmp_path)
     except Exception:
         print(stack.logs_tail())
         raise
     finally:
+        expect.set_options(timeout=previous_timeout)
         journey.close()
     print(f"journey took {time.monotonic() - started:.1f}s")
 
