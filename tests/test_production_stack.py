@@ -198,6 +198,7 @@ def stack():
         smtp.start()
         stack = Stack(workdir, production_env(workdir, postgres.url, redis.url, smtp.port, web_port), inbox=inbox)
         stack.flask("db", "upgrade")
+        migrated = time.monotonic()
         # Web and workers start while the operator's commands run: each command is its own process (the
         # audit chain serialises their writes), and together they take a fraction of the time one by one.
         stack.start("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{web_port}",
@@ -223,7 +224,7 @@ def stack():
         stack.gateway = Gateway(stack.web_url, gateway_token, real_ip_from=["127.0.0.1/32"]).start()
         stack.web_alive()
         print(f"production stack up in {time.monotonic() - started:.1f}s "
-              f"(database and operator commands {seeded - started:.1f}s)")
+              f"(services and migrations {migrated - started:.1f}s, operator commands {seeded - migrated:.1f}s)")
         yield stack
     finally:
         if stack is not None:
@@ -560,4 +561,12 @@ def _journey(stack: Stack, journey: Journey, tmp_path: Path) -> None:
         desk.goto(path)
         expect(desk.locator("section.enforcement-banner")).to_contain_text("permanently restricted")
         journey.shot(desk, name)
+
+    # What the institution was told came over SMTP from the workers too.
+    def subjects():
+        return [str(message["Subject"]) for message in stack.emails_to(APPLICANT_EMAIL)]
+
+    wait_until(lambda: "Your API access can be restored" in subjects(), timeout=60,
+               message="the reinstatement e-mail over SMTP")
+    print("e-mails to the applicant:", subjects())
     stack.web_alive()
