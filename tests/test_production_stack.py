@@ -566,7 +566,11 @@ def _journey(stack: Stack, journey: Journey, tmp_path: Path) -> None:
     def subjects():
         return [str(message["Subject"]) for message in stack.emails_to(APPLICANT_EMAIL)]
 
-    wait_until(lambda: "Your API access can be restored" in subjects(), timeout=60,
-               message="the reinstatement e-mail over SMTP")
+    restricted = "API access of Northwind Liquidity Ltd is permanently restricted"
+    wait_until(lambda: restricted in subjects(), timeout=60, message="the restriction e-mail over SMTP")
     print("e-mails to the applicant:", subjects())
+    for subject in ("Confirm your e-mail address", f"Application {reference} approved: your approval letter",
+                    f"API key {key_id} created", "API access of Northwind Liquidity Ltd is frozen",
+                    "Your API access can be restored", "API access of Northwind Liquidity Ltd is active again"):
+        assert subject in subjects(), f"no e-mail {subject!r} reached the SMTP server"
     stack.web_alive()
