@@ -150,3 +150,30 @@ def test_a_resubmission_is_a_new_round_of_checks(app):
     assert application.check_round == 2
     assert result_count(application.id) == 2 * first_round
     assert state_of(application.id) == DOCUMENT_REVIEW
+
+
+def _sanctions_result(application_id: int) -> CheckResult:
+    return db.session.scalar(select(CheckResult).where(CheckResult.application_id == application_id,
+                                                       CheckResult.check_name == "screening.sanctions"))
+
+
+def test_screening_with_no_list_loaded_is_flagged_not_passed(app):
+    """A new deployment before its first list import screened every name against nothing and showed
+    "Pass: no matches" (found by the production-stack journey): now the reviewer sees why it is no result."""
+    applicant = make_applicant()
+    application = complete_application(applicant)
+    submit(application, applicant)
+    result = _sanctions_result(application.id)
+    assert result.outcome == "flag"
+    assert result.detail.startswith("No sanctions list is loaded, so ")
+    assert "were not screened" in result.detail
+
+    from onboarding.demo import import_demo_lists
+
+    import_demo_lists()
+    db.session.commit()
+    other = make_applicant("ops@second.example", "Second Desk Ltd")
+    application = complete_application(other)
+    submit(application, other)
+    result = _sanctions_result(application.id)
+    assert (result.outcome, result.detail.split(" for ")[0]) == ("pass", "No matches")

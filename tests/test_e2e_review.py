@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -34,13 +35,14 @@ class Journey:
     checks that no request failed and no script error happened in any session so far, and runs the
     accessibility check (axe-core, tests/browser.py) on the page."""
 
-    def __init__(self, browser, base_url: str, prefix: str = PREFIX):
-        self.browser, self.base_url, self.prefix = browser, base_url, prefix
+    def __init__(self, browser, base_url: str, prefix: str = PREFIX, folder: Path = SHOTS):
+        # An empty prefix names the shots <nn>-<name>.png (a journey with a folder of its own).
+        self.browser, self.base_url, self.prefix, self.folder = browser, base_url, prefix, folder
         self.count = 0
         self.problems: list[str] = []
         self.contexts = []
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SHOTS.glob(f"{prefix}-[0-9]*.png"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(f"{prefix}-[0-9]*.png" if prefix else "[0-9]*.png"):
             old.unlink()
 
     def session(self):
@@ -61,7 +63,8 @@ class Journey:
             window.scrollTo(0, y); await new Promise(r => setTimeout(r, 30)); } window.scrollTo(0, 0); }""")
         page.wait_for_load_state("networkidle")
         self.count += 1
-        page.screenshot(path=SHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True)
+        stem = f"{self.prefix}-{self.count:02d}" if self.prefix else f"{self.count:02d}"
+        page.screenshot(path=self.folder / f"{stem}-{name}.png", full_page=True)
         unlabelled = page.evaluate(
             """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
                 .filter(el => el.getClientRects().length > 0 && (!el.labels || el.labels.length === 0))

@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 
 from onboarding.agreements.models import RISK_CONTROL, Agreement
 from onboarding.agreements.operations import current_rules
+from onboarding.api.tokens import token_by_public_id
 from onboarding.applications.operations import start_application
+from onboarding.audit.models import AuditEvent
 from onboarding.db import db
 from onboarding.enforcement import decisions
 from onboarding.enforcement.intake import Report, ReportRefused, report_violation
@@ -339,3 +341,17 @@ def test_jobs_asked_for_before_a_report_in_the_same_transaction_run_after_it_com
     jobs = db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)).all()
     assert [job.state for job in jobs] == [DONE] * len(jobs) and len(jobs) >= 2
     assert db.session.get(type(earlier), earlier.id).rendered_at is not None
+
+
+def test_what_a_surveillance_report_does_is_audited_under_its_service_token(app):
+    """The institution's history named the actor of a report over the API (and the freeze it caused)
+    "anonymous" (found by the production-stack journey): it names the service token."""
+    user = granted_institution()
+    issued = hmac_key(user)
+    token = service_token("violations:write")
+    before = db.session.scalar(select(func.max(AuditEvent.id)))
+    assert post(app.test_client(), token, api_report(key_id=issued.key.public_id)).status_code == 201
+    events = db.session.execute(select(AuditEvent.action, AuditEvent.actor_label).where(AuditEvent.id > before)).all()
+    expected = f"service token {token_by_public_id(token[:12]).public_id}"
+    assert ("violation.reported", expected) in events
+    assert [action for action, label in events if label == "anonymous"] == []

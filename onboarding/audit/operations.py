@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_login import current_user
 from sqlalchemy import select, text
 
@@ -59,6 +59,9 @@ def _current_actor() -> tuple[int | None, str, str | None]:
         return None, "system", None
     if current_user and current_user.is_authenticated:
         return current_user.id, current_user.email, client_ip()
+    if g.get("service_token"):
+        # A machine caller (surveillance reporting a violation): name its token, not "anonymous".
+        return None, f"service token {g.service_token}", client_ip()
     return None, "anonymous", client_ip()
 
 

@@ -21,6 +21,7 @@ from ..audit.operations import record
 from ..db import db, utcnow
 from ..documents.models import Document
 from ..screening.linked import detect_links
+from ..screening.lists import current_snapshots
 from ..screening.risk import assess
 from ..screening.screen import screen_application
 from .documents import VERSION as DOCUMENT_CHECKS_VERSION
@@ -46,6 +47,12 @@ def _sanctions(application: Application) -> Finding:
         return Finding("screening.sanctions", FLAG,
                        f"{len(hits)} possible match(es) for {', '.join(names)}: a reviewer must decide each.",
                        {"hits": [h.id for h in hits], "screened": screened})
+    if not current_snapshots():
+        # Screening against no list finds nothing: that is not a clean result, and must not look like one
+        # (a new deployment before its first `sanctions import` or refresh).
+        return Finding("screening.sanctions", FLAG,
+                       f"No sanctions list is loaded, so {len(screened)} name(s) were not screened: import the "
+                       "lists before deciding this case.", {"screened": [], "not_screened": screened})
     return Finding("screening.sanctions", PASS, f"No matches for {len(screened)} name(s) screened.",
                    {"screened": screened})
 
