@@ -20,6 +20,7 @@ from .demo import APPROVED_DEMO_APPLICANT, create_demo_keys, seed_demo
 from .errors import OperationRefused
 from .jobs import sweep
 from .screening.cli import sanctions_cli
+from .templating import plural
 from .worker import run_worker
 
 audit_cli = AppGroup("audit", help="Audit log tools.")
@@ -162,7 +163,7 @@ def rules_publish_command(kind: str, path: str, version: str, published_by: str)
 def jobs_dispatch_command(min_age: int) -> None:
     """Push outbox rows left behind (Redis was down, a worker died) to the queue."""
     count = sweep(min_age_seconds=min_age)
-    click.echo(f"Dispatched {count} job(s).")
+    click.echo(f"Dispatched {plural(count, 'job')}.")
 
 
 @click.command("worker")

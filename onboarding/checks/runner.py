@@ -23,6 +23,7 @@ from ..documents.models import Document
 from ..screening.linked import detect_links
 from ..screening.risk import assess
 from ..screening.screen import screen_application
+from ..templating import plural
 from .documents import VERSION as DOCUMENT_CHECKS_VERSION
 from .documents import Finding, check_document, planned_checks_per_document
 from .models import FAIL, FLAG, PASS, CheckResult
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def _completeness(application: Application) -> Finding:
     problems = find_problems(application)
     if problems:
-        return Finding("application.completeness", FAIL, f"{len(problems)} item(s) missing or invalid.",
+        return Finding("application.completeness", FAIL, f"{plural(len(problems), 'item')} missing or invalid.",
                        {"problems": [p.message for p in problems]})
     return Finding("application.completeness", PASS, "Every required item and document is present.", {})
 
@@ -44,9 +45,10 @@ def _sanctions(application: Application) -> Finding:
     if hits:
         names = sorted({h.subject_name for h in hits})
         return Finding("screening.sanctions", FLAG,
-                       f"{len(hits)} possible match(es) for {', '.join(names)}: a reviewer must decide each.",
+                       f"{plural(len(hits), 'possible match', 'possible matches')} for {', '.join(names)}: "
+                       "a reviewer must decide each.",
                        {"hits": [h.id for h in hits], "screened": screened})
-    return Finding("screening.sanctions", PASS, f"No matches for {len(screened)} name(s) screened.",
+    return Finding("screening.sanctions", PASS, f"No matches for {plural(len(screened), 'name')} screened.",
                    {"screened": screened})
 
 
@@ -54,8 +56,9 @@ def _linked(application: Application) -> Finding:
     signals = [s for s in detect_links(application) if s.status != "dismissed"]
     if signals:
         others = len({s.other_institution_id for s in signals})
-        return Finding("linked.signals", FLAG, f"{len(signals)} signal(s) link this application to {others} other "
-                       "institution(s).", {"signals": [s.id for s in signals]})
+        verb = "links" if len(signals) == 1 else "link"
+        return Finding("linked.signals", FLAG, f"{plural(len(signals), 'signal')} {verb} this application to "
+                       f"{plural(others, 'other institution')}.", {"signals": [s.id for s in signals]})
     return Finding("linked.signals", PASS, "No links to other institutions found.", {})
 
 
