@@ -157,3 +157,17 @@ def test_no_page_of_the_demo_prints_an_iso_date(app):
     assert visited > 50, f"the crawl reached only {visited} pages"
     assert not problems, "ISO dates shown to people (use the `day` or `date` filter):\n" + "\n".join(
         sorted(set(problems))[:60])
+
+
+def test_the_review_step_shows_a_bare_dash_for_a_figure_not_given_yet(app, client):
+    from .factories import fill_company, make_applicant
+    from .test_applicant_status import sign_in, text_of
+
+    user = make_applicant()
+    fill_company(ops.start_application(user))
+    db.session.commit()
+    sign_in(client, user.email)
+    words = text_of(client.get("/application/review"))
+    assert "Capital – Pairs" in words and "uptime –" in words, words
+    for unit_after_nothing in ("– USD", "– years", "– bps", "–%", "– orders/s"):
+        assert unit_after_nothing not in words
