@@ -46,6 +46,9 @@ def test_edits_between_milestones_are_one_counted_line_and_each_milestone_its_ow
     # whole first draft folded into one line.
     assert titles[:5] == ["Application resubmitted", "Person or company changed", "Changes requested",
                           "Application submitted", "Application edited"], items
+    # Staff decisions are our team's, whatever recorded them; nobody is named.
+    requested = next(item for item in items if item.startswith("Changes requested"))
+    assert requested.endswith("our review team") and reviewer.email not in page
     assert len(items) <= 8, f"one line per milestone or run of edits, not one per change: {items}"
     first_draft = next(item for item in items if item.startswith("Application edited"))
     parties = application.parties

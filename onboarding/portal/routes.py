@@ -25,7 +25,7 @@ from ..institutions.access import SCOPES
 from ..letters.queries import letter_for
 from ..security import applicant_required, client_ip
 from .forms import SubmitApplicationForm
-from .timeline import build_timeline
+from .timeline import build_timeline, who_did
 
 bp = Blueprint("portal", __name__, url_prefix="/application")
 
@@ -86,15 +86,9 @@ def status():
         .order_by(AuditEvent.id.desc()).limit(200)
     ).all()
     colleagues = {u.id: u.email for u in current_user.institution.users}
-
-    def who(event: AuditEvent) -> str:
-        if event.actor_id == current_user.id:
-            return "you"
-        return colleagues.get(event.actor_id,
-                              "automated checks" if event.actor_label == "system" else "our review team")
-
+    timeline = build_timeline(events, lambda event: who_did(event, current_user.id, colleagues))
     return render_template(
-        "portal/status.html", application=application, timeline=build_timeline(events, who),
+        "portal/status.html", application=application, timeline=timeline,
         checks=applicant_check_view(application), change_requests=open_change_requests(application),
         rejection_reason=REJECTION_CATEGORIES.get(application.decision_category or ""),
         letter=letter_for(application.id) if application.state == "approved" else None,

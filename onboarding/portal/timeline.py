@@ -35,6 +35,24 @@ _SAVED = {"application.company_saved": "company details saved",
           "application.profile_saved": "market-making profile saved"}
 
 
+# Decisions only our staff take: never "automated", whatever recorded them (a seeded demo, a script).
+REVIEW_DECISIONS = {
+    "application.request_changes", "application.documents_accepted", "application.qualify", "application.approve",
+    "application.reject",
+}
+
+
+def who_did(event: AuditEvent, viewer_id: int, colleagues: dict[int, str]) -> str:
+    """The actor as the applicant may know them: themselves, a colleague, or our team; never a staff name."""
+    if event.actor_id is not None and event.actor_id == viewer_id:
+        return "you"
+    if event.actor_id in colleagues:
+        return colleagues[event.actor_id]
+    if event.action in REVIEW_DECISIONS or event.actor_label != "system":
+        return "our review team"
+    return "automated checks" if event.action == "application.checks_done" else "automatically"
+
+
 @dataclass
 class Change:
     label: str
