@@ -49,6 +49,8 @@ def test_edits_between_milestones_are_one_counted_line_and_each_milestone_its_ow
     # Staff decisions are our team's, whatever recorded them; nobody is named.
     requested = next(item for item in items if item.startswith("Changes requested"))
     assert requested.endswith("our review team") and reviewer.email not in page
+    submitted = next(item for item in items if item.startswith("Application submitted"))
+    assert submitted.endswith(("you", "your institution")), "the applicant's own step is never 'automatic'"
     assert len(items) <= 8, f"one line per milestone or run of edits, not one per change: {items}"
     first_draft = next(item for item in items if item.startswith("Application edited"))
     parties = application.parties

@@ -41,6 +41,9 @@ REVIEW_DECISIONS = {
     "application.reject",
 }
 
+# Steps the system takes by itself.
+AUTOMATIC = {"application.checks_done": "automated checks", "letter.issued": "automatically"}
+
 
 def who_did(event: AuditEvent, viewer_id: int, colleagues: dict[int, str]) -> str:
     """The actor as the applicant may know them: themselves, a colleague, or our team; never a staff name."""
@@ -48,9 +51,13 @@ def who_did(event: AuditEvent, viewer_id: int, colleagues: dict[int, str]) -> st
         return "you"
     if event.actor_id in colleagues:
         return colleagues[event.actor_id]
-    if event.action in REVIEW_DECISIONS or event.actor_label != "system":
+    if event.action in REVIEW_DECISIONS:
         return "our review team"
-    return "automated checks" if event.action == "application.checks_done" else "automatically"
+    if event.action in AUTOMATIC:
+        return AUTOMATIC[event.action]
+    # Everything else the applicant sees is the applicant's own work (staff cannot edit an application):
+    # by someone no longer among the institution's users, or recorded by a script such as the demo seed.
+    return "your institution"
 
 
 @dataclass
