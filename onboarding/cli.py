@@ -22,6 +22,7 @@ from .jobs import sweep
 from .reseal import ORPHANS, census, reseal, stale_key_ids
 from .screening.cli import sanctions_cli
 from .security import keyring
+from .templating import plural
 from .worker import run_worker
 
 audit_cli = AppGroup("audit", help="Audit log tools.")
@@ -165,7 +166,7 @@ def rules_publish_command(kind: str, path: str, version: str, published_by: str)
 def jobs_dispatch_command(min_age: int) -> None:
     """Push outbox rows left behind (Redis was down, a worker died) to the queue."""
     count = sweep(min_age_seconds=min_age)
-    click.echo(f"Dispatched {count} job(s).")
+    click.echo(f"Dispatched {plural(count, 'job')}.")
 
 
 @encryption_cli.command("reseal")

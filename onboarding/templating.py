@@ -11,11 +11,21 @@ from markupsafe import Markup
 from .db import utcnow
 
 
+def day(value) -> str:
+    """A calendar date (no time zone involved) as 27 Mar 2019: the one way the product writes a date."""
+    return f"{value.day} {value:%b %Y}" if value else "–"
+
+
+def written_time(value: datetime | None) -> str:
+    """A UTC time as plain text, 1 Dec 2026, 09:30 UTC: for banners, messages and PDFs (pages use `time`)."""
+    return f"{day(value)}, {value:%H:%M} UTC" if value else "–"
+
+
 def format_time(value: datetime | None, with_time: bool = True) -> Markup:
     """A UTC time in a <time> element; static/js/local-time.js shows it in the viewer's zone."""
     if value is None:
         return Markup("&ndash;")
-    text = value.strftime("%d %b %Y, %H:%M UTC" if with_time else "%d %b %Y")
+    text = written_time(value) if with_time else day(value)
     kind = "datetime" if with_time else "date"
     return Markup('<time datetime="{}" data-local="{}">{}</time>').format(value.isoformat(), kind, text)
 
@@ -103,9 +113,9 @@ def filesize(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def day(value) -> str:
-    """A calendar date (no time zone involved) as 27 Mar 2019."""
-    return value.strftime("%d %b %Y").lstrip("0") if value else "–"
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """'1 hit', '3 hits', '2 matches' (given 'matches'): a count with its noun, never a parenthesised plural."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 def age(value: datetime | None, now: datetime | None = None) -> str:
@@ -135,6 +145,8 @@ def register_template_helpers(app: Flask, *, role_labels: dict[str, str],
     app.jinja_env.filters["action"] = humanise_action
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["written_time"] = written_time
+    app.jinja_env.filters["plural"] = plural
     app.jinja_env.filters["age"] = age
     app.jinja_env.filters["institution_status"] = lambda status: institution_status_labels.get(status, status)
     app.jinja_env.globals["ROLE_LABELS"] = role_labels

@@ -20,6 +20,7 @@ from .keys.replay import forget_expired
 from .keys.status import expire_due_keys
 from .keys.usage import flush_usage
 from .screening.runs import schedule_refresh_if_due
+from .templating import plural
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class OnboardingWorker(Worker):
             try:
                 count = sweep(min_age_seconds=self.flask_app.config["OUTBOX_SWEEP_SECONDS"])
                 if count:
-                    log.info("outbox sweeper re-dispatched %d job(s)", count)
+                    log.info("outbox sweeper re-dispatched %s", plural(count, "job"))
             except Exception:
                 log.exception("outbox sweep failed; will retry on the next tick")
             try:
@@ -109,7 +110,7 @@ class OnboardingWorker(Worker):
             try:
                 scheduled = schedule_refresh_if_due()
                 if scheduled:
-                    log.info("sanctions lists: scheduled refresh of %d list(s) queued", len(scheduled))
+                    log.info("sanctions lists: scheduled refresh of %s queued", plural(len(scheduled), "list"))
             except Exception:
                 db.session.rollback()
                 log.exception("scheduling the sanctions-list refresh failed; will retry on the next tick")
@@ -132,7 +133,7 @@ def housekeep_keys() -> None:
     forget_expired()
     db.session.commit()
     if flushed or expired:
-        log.info("keys: %d decision(s) recorded, %d key(s) expired", flushed, expired)
+        log.info("keys: %s recorded, %s expired", plural(flushed, "decision"), plural(expired, "key"))
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:

@@ -242,7 +242,7 @@ def test_after_a_rejection_a_new_start_waits_for_the_cool_off(app):
     with pytest.raises(OperationRefused) as refused:
         ops.start_application(user)
     until = (utcnow() + timedelta(days=90)).date()
-    assert f"{until:%d %B %Y}" in refused.value.message
+    assert f"can be started from {until.day} {until:%b %Y}." in refused.value.message, "the product's date form"
     db.session.rollback()
     assert count(Application) == 1
 

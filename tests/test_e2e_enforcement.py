@@ -93,7 +93,7 @@ def test_a_hand_made_report_freezes_and_agreeing_to_the_rules_restores_access(li
     desk.goto("/institution/keys")
     banner = desk.locator(BANNER)
     expect(banner).to_contain_text("API access of Evergreen Liquidity BV is frozen")
-    expect(banner).to_contain_text("Unauthorised bot trading, observed 01 Dec 2026 09:30 UTC")
+    expect(banner).to_contain_text("Unauthorised bot trading, observed 1 Dec 2026, 09:30 UTC")
     expect(banner).to_contain_text("under investigation")
     expect(desk.locator("main")).not_to_contain_text("Order bursts")
     journey.shot(desk, "applicant-frozen")

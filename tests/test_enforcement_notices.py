@@ -47,7 +47,7 @@ def test_the_freeze_notice_is_a_pdf_the_institution_downloads(app):
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = text_of(response.data)
     assert "Evergreen Liquidity BV" in text and "frozen" in text
-    assert "Unauthorised bot trading, observed 01 Dec 2026 09:30 UTC" in text
+    assert "Unauthorised bot trading, observed 1 Dec 2026, 09:30 UTC" in text
     assert "INTERNAL" not in text
     other = app.test_client()
     sign_in_applicant(other, stranger.email)

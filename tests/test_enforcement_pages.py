@@ -36,7 +36,7 @@ QUEUE = "/staff/investigations"
 NEW_REPORT = "/staff/violations/new"
 REINSTATEMENT = "/institution/reinstatement"
 EVIDENCE = "Order bursts every 3 ms on BTC/EUR."  # the evidence text of test_enforcement.report()
-SUMMARY = "Unauthorised bot trading, observed 01 Dec 2026 09:30 UTC"
+SUMMARY = "Unauthorised bot trading, observed 1 Dec 2026, 09:30 UTC"
 
 
 def case_url(investigation_id: int) -> str:
@@ -151,7 +151,7 @@ def test_the_assignee_sees_why_reinstatement_is_not_available(app):
     client = app.test_client()
     sign_in(client, cora.email)
     page = client.get(case_url(second.investigation.id)).get_data(as_text=True)
-    assert "1 earlier confirmed violation(s)" in page and "Offer reinstatement</button>" not in page
+    assert "1 earlier confirmed violation by" in page and "Offer reinstatement</button>" not in page
     assert f"INV-{first.investigation.id}</a>" in page and "Reinstated" in page, "the past investigation and outcome"
     assert "Restrict permanently</button>" in page
 

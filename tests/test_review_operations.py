@@ -146,7 +146,7 @@ def test_undisposed_hits_block_acceptance_and_approval(app):
         review.decide_document(application, document, "accepted", None, None, reviewer)
     db.session.commit()
     message = refused(review.accept_documents, application, reviewer)
-    assert "possible sanctions match(es) still need a disposition" in message
+    assert "still need" in message
     assert db.session.get(Application, application.id).state == "document_review"
 
     # A disposition needs a reason.
@@ -170,7 +170,7 @@ def test_undisposed_hits_block_acceptance_and_approval(app):
     application = db.session.get(Application, application.id)
     review.claim(application, team["approver"])
     db.session.commit()
-    assert "still need a disposition" in refused(review.approve, application, team["approver"])
+    assert "a disposition (true match or false positive" in refused(review.approve, application, team["approver"])
     assert db.session.get(Application, application.id).state == "pending_approval"
 
 
@@ -390,4 +390,4 @@ def test_a_hit_found_by_monitoring_makes_an_open_approval_form_stale(app):
     assert rescreen_all()["new_hits"] >= 1
     assert "changed after you opened it" in refused(review.lock_case, application.id, seen)
     application = review.lock_case(application.id)
-    assert "still need a disposition" in refused(review.approve, application, team["approver"])
+    assert "a disposition (true match or false positive" in refused(review.approve, application, team["approver"])

@@ -418,9 +418,9 @@ def test_undisposed_hits_block_acceptance_and_approval_over_http(app, client):
                          {"decision": "accepted"}).status_code == 303
     before = snapshot(application.id)
     page = text_of(client.get(f"/staff/applications/{application.id}"))
-    assert "Before the case can move on" in page and "still need a disposition" in page
+    assert "Before the case can move on" in page and "a disposition (true match or false positive" in page
     refused = post_case(client, application.id, "accept-documents", {})
-    assert refused.status_code == 422 and "possible sanctions match(es) still need a disposition" in text_of(refused)
+    assert refused.status_code == 422 and "possible sanctions match still needs a disposition" in text_of(refused)
     assert snapshot(application.id) == before
 
     # Disposed, accepted and qualified; then a re-screen leaves a hit pending before approval.
@@ -441,7 +441,7 @@ def test_undisposed_hits_block_acceptance_and_approval_over_http(app, client):
     assert post_case(avery, application.id, "claim", {}).status_code == 303
     before = snapshot(application.id)
     refused = post_case(avery, application.id, "approve", {})
-    assert refused.status_code == 422 and "1 possible sanctions match(es) still need a disposition" in text_of(refused)
+    assert refused.status_code == 422 and "1 possible sanctions match still needs a disposition" in text_of(refused)
     assert snapshot(application.id) == before
     assert before["state"] == "pending_approval" and before["jobs"] == 0 and before["institution"] == "prospect"
 

@@ -176,7 +176,7 @@ def test_refresh_imports_both_lists_then_only_what_changed_and_rescreens(make_ap
         assert run.rescreen_state == "done" and run.rescreen_total == 1 and len(run.new_hit_ids) >= 1
         hit = db.session.get(ScreeningHit, run.new_hit_ids[0])
         assert hit.application_id == application.id and hit.external_id == "99001" and hit.found_by == "monitoring"
-        assert "+1 / -1 entries" in changed.output and "new hit(s)" in changed.output
+        assert "+1 / -1 entries" in changed.output and "new hit" in changed.output and "(s)" not in changed.output
         assert list(tmp_path.joinpath("sanctions").iterdir()) == [], "downloads are cleaned up"
 
 

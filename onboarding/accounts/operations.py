@@ -276,7 +276,8 @@ def create_staff(*, email: str, full_name: str, password: str, roles: Iterable[s
     unknown = [r for r in roles if r not in STAFF_ROLES]
     if unknown or not roles:
         raise OperationRefused(
-            f"Unknown role(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(STAFF_ROLES)}.",
+            (f"{'Unknown role' if len(unknown) == 1 else 'Unknown roles'} {', '.join(unknown)}" if unknown
+             else "No role given") + f"; choose from {', '.join(STAFF_ROLES)}.",
             field="role",
         )
     if find_user_by_email(email) is not None:

@@ -18,6 +18,7 @@ from ..audit.operations import record
 from ..db import db, utcnow
 from ..errors import OperationRefused
 from ..institutions.models import PROSPECT, RESTRICTED
+from ..templating import day
 from .models import CLOSED_STATES, PERSON, REJECTED, Application, OwnershipLink, Party
 from .ownership import Link, find_loop
 from .queries import latest_application, open_application
@@ -71,7 +72,7 @@ def start_application(user: User) -> Application:
     cool_off = timedelta(days=current_app.config.get("REAPPLY_COOL_OFF_DAYS", 90))
     if previous is not None and previous.state == REJECTED and utcnow() - previous.state_changed_at < cool_off:
         until = (previous.state_changed_at + cool_off).date()
-        raise OperationRefused(f"After a rejection a new application can be started from {until:%d %B %Y}.")
+        raise OperationRefused(f"After a rejection a new application can be started from {day(until)}.")
     application = Application(
         institution_id=user.institution_id, created_by_id=user.id, legal_name=user.institution.legal_name,
         trading_names=[], mm_venues=[], pairs=[], requested_scopes=[], ip_allowlist=[], steps_saved={},

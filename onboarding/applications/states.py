@@ -21,6 +21,7 @@ from ..audit.operations import record
 from ..db import utcnow
 from ..errors import OperationRefused
 from ..jobs import request_job
+from ..templating import plural
 from .changes import answer_open_changes, open_change_requests
 from .completeness import find_problems
 from .models import (
@@ -80,7 +81,8 @@ class Rule:
 def application_complete(application: Application, actor: Actor) -> str | None:
     problems = find_problems(application)
     if problems:
-        return f"The application is not complete yet: {len(problems)} item(s) to fix. See the list on the review page."
+        return (f"The application is not complete yet: {plural(len(problems), 'item')} to fix. "
+                "See the list on the review page.")
     return None
 
 

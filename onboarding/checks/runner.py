@@ -24,6 +24,7 @@ from ..screening.linked import detect_links
 from ..screening.lists import current_snapshots
 from ..screening.risk import assess
 from ..screening.screen import screen_application
+from ..templating import plural
 from .documents import VERSION as DOCUMENT_CHECKS_VERSION
 from .documents import Finding, check_document, planned_checks_per_document
 from .models import FAIL, FLAG, PASS, CheckResult
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 def _completeness(application: Application) -> Finding:
     problems = find_problems(application)
     if problems:
-        return Finding("application.completeness", FAIL, f"{len(problems)} item(s) missing or invalid.",
+        return Finding("application.completeness", FAIL, f"{plural(len(problems), 'item')} missing or invalid.",
                        {"problems": [p.message for p in problems]})
     return Finding("application.completeness", PASS, "Every required item and document is present.", {})
 
@@ -45,15 +46,17 @@ def _sanctions(application: Application) -> Finding:
     if hits:
         names = sorted({h.subject_name for h in hits})
         return Finding("screening.sanctions", FLAG,
-                       f"{len(hits)} possible match(es) for {', '.join(names)}: a reviewer must decide each.",
+                       f"{plural(len(hits), 'possible match', 'possible matches')} for {', '.join(names)}: "
+                       "a reviewer must decide each.",
                        {"hits": [h.id for h in hits], "screened": screened})
     if not current_snapshots():
         # Screening against no list finds nothing: that is not a clean result, and must not look like one
         # (a new deployment before its first `sanctions import` or refresh).
         return Finding("screening.sanctions", FLAG,
-                       f"No sanctions list is loaded, so {len(screened)} name(s) were not screened: import the "
-                       "lists before deciding this case.", {"screened": [], "not_screened": screened})
-    return Finding("screening.sanctions", PASS, f"No matches for {len(screened)} name(s) screened.",
+                       f"No sanctions list is loaded, so {plural(len(screened), 'name was', 'names were')} not "
+                       "screened: import the lists before deciding this case.",
+                       {"screened": [], "not_screened": screened})
+    return Finding("screening.sanctions", PASS, f"No matches for {plural(len(screened), 'name')} screened.",
                    {"screened": screened})
 
 
@@ -61,8 +64,9 @@ def _linked(application: Application) -> Finding:
     signals = [s for s in detect_links(application) if s.status != "dismissed"]
     if signals:
         others = len({s.other_institution_id for s in signals})
-        return Finding("linked.signals", FLAG, f"{len(signals)} signal(s) link this application to {others} other "
-                       "institution(s).", {"signals": [s.id for s in signals]})
+        verb = "links" if len(signals) == 1 else "link"
+        return Finding("linked.signals", FLAG, f"{plural(len(signals), 'signal')} {verb} this application to "
+                       f"{plural(others, 'other institution')}.", {"signals": [s.id for s in signals]})
     return Finding("linked.signals", PASS, "No links to other institutions found.", {})
 
 

@@ -29,6 +29,7 @@ from ..institutions.models import RESTRICTED as INSTITUTION_RESTRICTED
 from ..institutions.status import change_status
 from ..keys.status import revoke_institution_keys, unfreeze_institution_keys
 from ..notifications.operations import queue_email
+from ..templating import plural
 from .models import (
     AWAITING_AGREEMENT,
     CONFIRMED,
@@ -125,7 +126,7 @@ def reinstatement_refusal(investigation: Investigation) -> str | None:
         return "Surveillance judged the activity malicious: the first-offence outcome is not available."
     earlier = earlier_confirmed_violations(investigation)
     if earlier:
-        return (f"{len(earlier)} earlier confirmed violation(s) by this institution or one linked to it: the "
+        return (f"{plural(len(earlier), 'earlier confirmed violation')} by this institution or one linked to it: the "
                 "default outcome is permanent restriction.")
     return None
 

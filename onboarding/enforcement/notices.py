@@ -9,12 +9,13 @@ from ..db import utcnow
 from ..letters.facts import long_date
 from ..letters.models import FREEZE, REINSTATEMENT, RESTRICTION
 from ..letters.notices import request_notice
+from ..templating import written_time
 from .models import CATEGORIES, Investigation, Violation
 
 
 def report_summary(violation: Violation) -> str:
     """What the institution may see of a report: the category and when; never notes or evidence."""
-    return f"{CATEGORIES[violation.category]}, observed {violation.observed_at:%d %b %Y %H:%M} UTC"
+    return f"{CATEGORIES[violation.category]}, observed {written_time(violation.observed_at)}"
 
 
 def case_reference(investigation: Investigation) -> str:

@@ -31,6 +31,7 @@ from ..keys.queries import keys_of, last_ips, recent_decisions
 from ..letters.models import NOTICE_KINDS
 from ..letters.notices import notices_of
 from ..security import applicant_required, client_ip, roles_required
+from ..templating import plural
 from . import decisions
 from .decisions import (
     COMPLIANCE,
@@ -326,7 +327,7 @@ def restrict(investigation_id: int):
         message = settled_message(investigation, outcome)
         extended = request.form.getlist("extend_to")
         if outcome != PROPOSED and extended:
-            message += f" The restriction extends to {len(extended)} linked institution(s)."
+            message += f" The restriction extends to {plural(len(extended), 'linked institution')}."
         return message
     return _act(investigation_id, "restrict", run)
 

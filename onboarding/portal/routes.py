@@ -25,6 +25,7 @@ from ..institutions.access import SCOPES
 from ..letters.queries import letter_for
 from ..security import applicant_required, client_ip
 from .forms import SubmitApplicationForm
+from .timeline import build_timeline, who_did
 
 bp = Blueprint("portal", __name__, url_prefix="/application")
 
@@ -85,13 +86,12 @@ def status():
         .order_by(AuditEvent.id.desc()).limit(200)
     ).all()
     colleagues = {u.id: u.email for u in current_user.institution.users}
+    timeline = build_timeline(events, lambda event: who_did(event, current_user.id, colleagues))
     return render_template(
-        "portal/status.html", application=application, events=_grouped(events),
+        "portal/status.html", application=application, timeline=timeline,
         checks=applicant_check_view(application), change_requests=open_change_requests(application),
         rejection_reason=REJECTION_CATEGORIES.get(application.decision_category or ""),
         letter=letter_for(application.id) if application.state == "approved" else None,
-        who=lambda event: "you" if event.actor_id == current_user.id else colleagues.get(
-            event.actor_id, "automated checks" if event.actor_label == "system" else "our review team"),
         can_withdraw="withdraw" in allowed_actions(application), confirm_form=ConfirmForm(),
         status=step_status(application), step_url=step_url, change_steps=CHANGE_STEPS,
     )
@@ -107,17 +107,6 @@ def progress():
     return progress_of(application)
 
 
-def _grouped(events: list[AuditEvent]) -> list[tuple[AuditEvent, int]]:
-    """Runs of the same action (thirteen uploads in a row) shown as one line with a count."""
-    grouped: list[tuple[AuditEvent, int]] = []
-    for event in events:
-        if grouped and grouped[-1][0].action == event.action and event.action not in _MILESTONES:
-            grouped[-1] = (grouped[-1][0], grouped[-1][1] + 1)
-        else:
-            grouped.append((event, 1))
-    return grouped
-
-
 APPLICANT_VISIBLE_ACTIONS = (
     "application.started", "application.company_saved", "application.profile_saved", "application.party_added",
     "application.party_updated", "application.party_removed", "application.holding_added",
@@ -125,7 +114,3 @@ APPLICANT_VISIBLE_ACTIONS = (
     "application.request_changes", "application.approve", "application.reject", "document.uploaded",
     "document.removed", "application.documents_accepted", "application.qualify", "letter.issued",
 )
-
-_MILESTONES = {"application.submit", "application.withdraw", "application.started", "application.request_changes"}
-
-

@@ -26,6 +26,7 @@ from ..institutions.access import DEFAULT_MAX_KEYS, MAX_KEYS_LIMIT, RATE_TIERS, 
 from ..institutions.models import Institution
 from ..letters.queries import letter_for
 from ..screening.models import LINK_SIGNALS, PENDING, TRUE_MATCH, LinkSignal, ScreeningHit
+from ..templating import day, plural, written_time
 from . import operations as ops
 from . import permissions
 from .guards import SHOWN_ELSEWHERE
@@ -115,7 +116,7 @@ def current_risk_reasons(application: Application, hits: list[ScreeningHit]) -> 
             if confirmed:
                 state = f"{confirmed} confirmed as a true match"
             elif pending:
-                state = f"{pending} hit(s) to review"
+                state = f"{plural(pending, 'hit')} to review"
             else:
                 state = "all dispositioned as false positives"
             reason = {**reason, "text": f"Possible sanctions match for {names} ({state})."}
@@ -169,12 +170,12 @@ def evidence_items(signal: LinkSignal) -> list[tuple[str, str]]:
         elif isinstance(value, str) and signal.signal == "ip_address" and key in TIME_LABELS:
             label = TIME_LABELS[key]
             try:
-                value = datetime.fromisoformat(value).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+                value = written_time(datetime.fromisoformat(value))
             except ValueError:
                 pass
         elif isinstance(value, str) and key == "date_of_birth":
             try:
-                value = date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+                value = day(date.fromisoformat(value))
             except ValueError:
                 pass
         items.append((label, str(value)))
@@ -230,6 +231,6 @@ def qualification_rounds(application: Application) -> int:
 def written_date(value: str) -> str:
     """A date from a sanctions list (ISO, or only a year or month) as dates are written on every page."""
     try:
-        return date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+        return day(date.fromisoformat(value))
     except (TypeError, ValueError):
         return str(value)

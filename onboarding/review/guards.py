@@ -10,6 +10,7 @@ from ..applications.models import Application
 from ..applications.states import Actor
 from ..db import db
 from ..screening.queries import open_signal_count, pending_hit_count, true_match_count
+from ..templating import plural
 from .queries import current_qualification, documents_not_accepted
 from .signoff import refresh_signoff_requirement
 
@@ -48,7 +49,8 @@ def four_eyes(application: Application, actor: Actor | User) -> str | None:
 def screening_hits_disposed(application: Application, actor: Actor) -> str | None:
     pending = pending_hit_count(application)
     if pending:
-        return (f"{pending} possible sanctions match(es) still need a disposition (true match or false positive, "
+        return (f"{plural(pending, 'possible sanctions match', 'possible sanctions matches')} still "
+                f"{'needs' if pending == 1 else 'need'} a disposition (true match or false positive, "
                 "with a reason).")
     return None
 
@@ -62,15 +64,17 @@ def no_confirmed_sanctions_match(application: Application, actor: Actor) -> str 
 def link_signals_reviewed(application: Application, actor: Actor) -> str | None:
     count = open_signal_count(application)
     if count:
-        return f"{count} linked-applicant signal(s) still need to be confirmed or dismissed."
+        return (f"{plural(count, 'linked-applicant signal')} still {'needs' if count == 1 else 'need'} to be "
+                "confirmed or dismissed.")
     return None
 
 
 def documents_all_accepted(application: Application, actor: Actor) -> str | None:
     waiting = documents_not_accepted(application)
     if waiting:
-        return (f"{len(waiting)} document(s) are not accepted yet. Accept each document, or request changes "
-                "for those that need a new file.")
+        verb = "is" if len(waiting) == 1 else "are"
+        return (f"{plural(len(waiting), 'document')} {verb} not accepted yet. Accept each document, or request "
+                "changes for those that need a new file.")
     return None
 
 

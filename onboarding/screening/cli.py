@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from ..db import db
 from ..jobs import request_job
+from ..templating import plural
 from .lists import ListImportError, current_snapshots, import_list
 from .models import FAILED, IMPORTED, SOURCES
 from .runs import configured_sources, refresh
@@ -81,10 +82,11 @@ def refresh_command(sources: tuple[str, ...]) -> None:
             click.echo(f"{title}: {run.error}", err=True)
         elif run.state == IMPORTED:
             click.echo(f"{title}: imported snapshot #{run.snapshot_id} (+{run.entries_added} / "
-                       f"-{run.entries_removed} entries); re-screened {run.rescreen_total or 0} institution(s), "
-                       f"{len(run.new_hit_ids or [])} new hit(s).")
+                       f"-{run.entries_removed} entries); "
+                       f"re-screened {plural(run.rescreen_total or 0, 'institution')}, "
+                       f"{plural(len(run.new_hit_ids or []), 'new hit')}.")
         else:
             click.echo(f"{title}: unchanged since snapshot #{run.snapshot_id}; nothing imported.")
     if failed:
-        raise click.ClickException(f"{failed} of {len(runs)} list(s) could not be refreshed; "
+        raise click.ClickException(f"{failed} of {plural(len(runs), 'list')} could not be refreshed; "
                                    "the previous snapshots stay current.")

@@ -130,7 +130,8 @@ def _lock_source(source: str) -> None:
 
 
 def _make_current(snapshot: ListSnapshot) -> list[int]:
-    """Un-mark the source's current snapshot(s) and mark this one; returns the ids un-marked."""
+    """Un-mark the source's current snapshots (one, or more after a race) and mark this one; returns the ids
+    un-marked."""
     previous = list(db.session.scalars(
         select(ListSnapshot.id).where(ListSnapshot.source == snapshot.source, ListSnapshot.is_current.is_(True),
                                       ListSnapshot.id != snapshot.id)

@@ -83,7 +83,7 @@ class ListImport(db.Model):
     origin: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), default=QUEUED, index=True)
     stage: Mapped[str | None] = mapped_column(String(200))  # what it is doing now, for the progress line
-    filename: Mapped[str | None] = mapped_column(String(500))  # uploaded file name(s), or the address
+    filename: Mapped[str | None] = mapped_column(String(500))  # uploaded file name or names, or the address
     staged_path: Mapped[str | None] = mapped_column(String(1000))  # the uploaded input until imported
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     requested_by: Mapped[str] = mapped_column(String(320))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..applications.models import Application
 from ..applications.queries import ownership_summary
 from ..db import db
+from ..templating import plural
 from .models import PENDING, TRUE_MATCH, LinkSignal, ScreeningHit
 
 WEIGHTS = {
@@ -62,7 +63,8 @@ def assess(application: Application, *, failed_document_checks: int,
     if hits:
         names = sorted({h.subject_name for h in hits})
         reasons.append(Reason("sanctions_hit", WEIGHTS["sanctions_hit"],
-                              f"Possible sanctions match for {', '.join(names)} ({len(hits)} hit(s) to review)."))
+                              f"Possible sanctions match for {', '.join(names)} "
+                              f"({plural(len(hits), 'hit')} to review)."))
     links = db.session.scalars(select(LinkSignal).where(LinkSignal.application_id == application.id,
                                                         LinkSignal.status != "dismissed")).all()
     if links:
@@ -72,7 +74,7 @@ def assess(application: Application, *, failed_document_checks: int,
             reasons.append(Reason("linked_restricted", WEIGHTS["linked_restricted"],
                                   "Linked to a permanently restricted institution."))
         reasons.append(Reason("linked", WEIGHTS["linked"],
-                              f"{len(links)} signal(s) linking it to {others} other institution(s)."))
+                              f"{plural(len(links), 'signal')} linking it to {plural(others, 'other institution')}."))
     if application.incorporation_date and application.incorporation_date > date.today() - timedelta(days=365):
         reasons.append(Reason("young_company", WEIGHTS["young_company"], "The company is less than 12 months old."))
     if application.is_regulated is False:
@@ -83,9 +85,10 @@ def assess(application: Application, *, failed_document_checks: int,
     failed, flagged = failed_document_checks, flagged_document_checks
     if failed:
         reasons.append(Reason("failed_documents", WEIGHTS["failed_documents"],
-                              f"{failed} document check(s) failed."))
+                              f"{plural(failed, 'document check')} failed."))
     elif flagged:
         reasons.append(Reason("flagged_documents", WEIGHTS["flagged_documents"],
-                              f"{flagged} document check(s) need a reviewer's look."))
+                              f"{plural(flagged, 'document check')} {'needs' if flagged == 1 else 'need'} "
+                              "a reviewer's look."))
     score = min(sum(r.points for r in reasons), 100)
     return score, band_for(score), reasons

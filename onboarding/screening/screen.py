@@ -24,6 +24,7 @@ from ..audit.operations import record
 from ..db import db, utcnow
 from ..institutions.queries import institution_ids_with_status
 from ..institutions.status import HOLDS_ACCESS
+from ..templating import plural
 from .current import current_matcher
 from .models import PENDING, ScreeningHit
 
@@ -153,5 +154,5 @@ def rescreen_all(batch_size: int = 100,
         if on_batch is not None:
             on_batch(len(ids), min(start + batch_size, len(ids)), batch_hits)
         db.session.commit()
-    log.info("re-screened %d institution(s), %d new hit(s)", len(ids), new_total)
+    log.info("re-screened %s, %s", plural(len(ids), "institution"), plural(new_total, "new hit"))
     return {"institutions": len(ids), "new_hits": new_total}

@@ -35,7 +35,7 @@ class StagedList:
     source: str
     path: Path  # what import_list reads: the OFAC folder, or the one file
     folder: Path  # the folder holding it, removed after the import
-    filename: str  # the uploaded name(s), for people
+    filename: str  # the uploaded file name, or names, for people
     entries: int  # entries read while checking
 
 
@@ -47,7 +47,7 @@ def _head(upload: Upload, size: int = 4096) -> bytes:
 
 
 def detect(uploads: Sequence[Upload]) -> str | None:
-    """Which list the uploaded file(s) are, from their names and first bytes; None if unclear."""
+    """Which list the uploaded file or files are, from their names and first bytes; None if unclear."""
     names = {PurePosixPath((u.filename or "").replace("\\", "/")).name.lower() for u in uploads}
     if len(uploads) > 1 or names & set(OFAC_FILES):
         return "ofac-sdn"
