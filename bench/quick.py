@@ -63,7 +63,8 @@ def checks(m: ModuleType) -> None:
 
 def queues(m: ModuleType) -> None:
     _set(m, REQUESTS=3)
-    _cap(m, "build", lambda size: ((min(size, 300),), {}))
+    _cap(m, "build", lambda size, url=None: ((min(size, 300), url), {}))
+    _defaults(m, "main", ("sqlite",))  # a throwaway PostgreSQL adds a minute to say nothing more
 
 
 def letters(m: ModuleType) -> None:
