@@ -65,7 +65,14 @@ FIGURES = (
            target=1, scale=100, source="issue 4"),
     Figure("screening", "screening: false hits, {key} script", "scripts.*.false_hit_rate", "%", target=0.3,
            scale=100, source="issue 12"),
-    Figure("screening", "screening: recall, {key} script", "scripts.*.recall", "%", scale=100),
+    # Recall per script may not drop below what it was before issue 12's last step (Latin: the quality
+    # benchmark's recall); a letter wrong in Arabic script: at least the 94 of 133 found before that.
+    *(Figure("screening", f"screening: recall, {script} script", f"recall_{script}.value", "%", target=before,
+             compare=">=", source="issue 12 (not below before)")
+      for script, before in (("latin", 98.52), ("arabic", 87.82), ("chinese", 99.50), ("korean", 99.07),
+                             ("cyrillic", 97.33))),
+    Figure("screening", "screening: Arabic script, one letter wrong or swapped, found",
+           "recall_arabic_one_letter.value", "%", target=round(100 * 94 / 133, 2), compare=">=", source="issue 12"),
     # The target is on the traced peak: the RSS growth is measured against a peak the generation of the
     # 20 MB PDF has already raised, so it reads 0 whatever the checks use.
     Figure("checks", "checks: 20 MB PDF through every check, Python peak", "document_checks.pdf_20mb.python_peak_mb",
