@@ -102,6 +102,19 @@ def claim_investigation(investigation: Investigation, user: User) -> None:
            {"investigation_id": investigation.id, "assignee": user.full_name})
 
 
+def reopen_for_new_report(investigation: Investigation, *, violation_id: int, due_at) -> None:
+    """A report joining a case that waits for the institution's agreement sends it back to compliance: the
+    institution's own agreement to the risk-control rules must never clear a report no officer decided on
+    (it may be malicious or significant, which rules the first-offence outcome out)."""
+    if investigation.status != AWAITING_AGREEMENT:
+        return
+    investigation.status, investigation.due_at = OPEN, due_at
+    investigation.version += 1
+    record("investigation.reopened", "institution", investigation.institution_id,
+           {"investigation_id": investigation.id, "violation_id": violation_id, "from": AWAITING_AGREEMENT,
+            "to": OPEN})
+
+
 def release_investigations_of(user: User) -> list[Investigation]:
     """A compliance officer leaves (deactivation): their unresolved investigations go back to the compliance
     queue, unassigned, with an event. Returns the investigations released."""

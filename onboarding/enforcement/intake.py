@@ -1,6 +1,7 @@
 """Recording a violation report: in one transaction the report is kept, every key of the institution is
 frozen (through the keys part), the institution goes to `frozen`, an investigation opens (or the report
-joins the one already open) and the institution is told. The reporter's reference makes it idempotent."""
+joins the unresolved one, which goes back to compliance if it was waiting for the institution's agreement)
+and the institution is told. The reporter's reference makes it idempotent."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..institutions.models import ACTIVE, FROZEN, RESTRICTED, Institution
 from ..institutions.status import change_status
 from ..keys.models import ApiKey
 from ..keys.status import freeze_institution_keys
+from .decisions import reopen_for_new_report
 from .models import CATEGORIES, IMPACTS, OPEN, UNRESOLVED, Investigation, Violation
 from .notices import freeze_notice
 
@@ -126,6 +128,8 @@ def report_violation(report: Report, *, reporter: str) -> Recorded:
         db.session.rollback()
         earlier = existing_report(reporter, report.reference.strip())
         return Recorded(earlier, db.session.get(Investigation, earlier.investigation_id), 0, True)
+    reopen_for_new_report(investigation, violation_id=violation.id,
+                          due_at=utcnow() + timedelta(days=INVESTIGATION_DAYS))
     reason = f"Violation report {violation.id}: {CATEGORIES[report.category]}"
     frozen = freeze_institution_keys(institution.id, reason=reason)
     if institution.status == ACTIVE:
