@@ -44,7 +44,7 @@ class ScriptLine:
         self._kwargs = dict(client.connection_pool.connection_kwargs)
         self._connection_class = client.connection_pool.connection_class
         self._script = script.encode()
-        self._sha = hashlib.sha1(self._script).hexdigest().encode()  # noqa: S324  (Redis names scripts by SHA-1)
+        self._sha = hashlib.sha1(self._script, usedforsecurity=False).hexdigest().encode()  # Redis names scripts so
         self._local = threading.local()
 
     def _connection(self):
