@@ -52,6 +52,15 @@ def redis_server():
     server.cleanup()
 
 
+@pytest.fixture
+def own_redis():
+    """A Redis of this test's own: it is stopped and started again, which the shared one must not be."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
 def base_config(database_url: str) -> dict:
     return {
         "APP_ENV": "testing",

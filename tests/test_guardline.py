@@ -10,17 +10,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from onboarding.keys.guardline import ScriptLine
-from tests.services import RedisServer
 
 SCRIPT = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', 60000) then return 1 end return 0"
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 def test_the_line_runs_the_script_and_answers_as_the_client_would(own_redis):

@@ -15,16 +15,6 @@ from onboarding.notifications.models import EmailMessage
 from onboarding.notifications.operations import queue_email
 
 from .conftest import WorkerProcess, wait_until
-from .services import RedisServer
-
-
-@pytest.fixture
-def own_redis():
-    """A Redis of this test's own: it is stopped and started again, which the shared one must not be."""
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture
