@@ -119,7 +119,7 @@ def test_quick_mode_still_finds_every_size_it_shrinks(module):
 
 
 def test_nothing_under_bench_reads_files_outside_the_repository():
-    """Issue 14: nothing in `make bench` may depend on files outside the repository (../shared, /work)."""
+    """Issue 14: nothing in `make bench` may depend on files outside the repository (beside it, /work)."""
     for path in sorted((ROOT / "bench").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
