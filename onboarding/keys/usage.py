@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -70,16 +71,18 @@ def register_use(digest: str, ttl_ms: int, key_id: int, reason: str, client_ip: 
         first = first_use(digest, ttl_ms)
         count_decision(key_id, reason if first else "replayed", client_ip)
         return FIRST if first else REPLAYED
-    line = _lines.get(id(connection))
+    line = _lines.get(connection)
     if line is None:
-        line = _lines[id(connection)] = ScriptLine(connection, _REGISTER)
+        line = _lines[connection] = ScriptLine(connection, _REGISTER)
     now = time.time()
     answer = line(keys=(REDIS_PREFIX + digest, COUNTS, LAST, GENERATION_KEY),
                   args=(max(ttl_ms, 1), key_id, reason, _day(now), repr(now), client_ip, copied_under or ""))
     return {1: FIRST, 0: REPLAYED}.get(answer, STALE)
 
 
-_lines: dict[int, ScriptLine] = {}  # by client: one per app (tests run several apps in one process)
+# By client, one per app (tests run several apps, each with its own Redis, in one process); weakly, so a
+# client that is gone can never lend its line to a new one that happens to reuse its id.
+_lines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _day(now: float) -> str:
