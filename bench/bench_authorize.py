@@ -363,8 +363,8 @@ def measure_in_process(app, called: list[tuple[str, str]], mm, workdir: Path, to
     """decide() for signed, allowed requests (signed just before each call, outside the timing; a
     different client order id and timestamp each time) against the one indexed key_hash look-up. One
     warm-up round over the 1,000 keys, then TIMED_ROUNDS rounds, baseline and decision interleaved.
-    The transaction is ended after each call (untimed), as a request does. decide()'s log line is
-    written (to a file), as in production."""
+    The transaction is ended after each call (untimed), as a request does. Logging goes to a file at
+    INFO, as in production (allowed decisions are not logged one by one unless AUTHORIZE_LOG_ALLOWED)."""
     from sqlalchemy import event, select
 
     from onboarding.db import db
@@ -647,10 +647,13 @@ def run_wrk(workdir: Path, url: str, requests_file: Path, seconds: int) -> dict[
 
 
 def decision_counts(redis_url: str) -> dict[str, int]:
-    """Decisions counted so far by the app's usage counters in Redis (keys.usage), by reason."""
+    """Decisions counted so far by the app's usage counters in Redis (keys.usage), by reason, once every
+    worker has pushed its tally (each does once a second)."""
     from redis import Redis
 
-    from onboarding.keys.usage import COUNTS
+    from onboarding.keys.usage import COUNTS, PUSH_SECONDS
+
+    time.sleep(PUSH_SECONDS + 1)
 
     connection = Redis.from_url(redis_url)
     try:

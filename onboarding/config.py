@@ -51,7 +51,7 @@ def _networks(name: str, default: str) -> list[str]:
     return entries
 
 
-def _scope_rules(text: str) -> list[tuple[str, str, str]] | None:
+def _scope_rules(text: str) -> tuple[tuple[str, str, str], ...] | None:
     """'POST /api/v3/order=spot:trade; GET /api/v3/*=market:read' → [(method, path pattern, scope)]."""
     if not text.strip():
         return None
@@ -63,7 +63,7 @@ def _scope_rules(text: str) -> list[tuple[str, str, str]] | None:
             raise ConfigError("AUTHORIZE_SCOPE_RULES must look like 'POST /api/v3/order=spot:trade; "
                               f"GET /api/v3/*=market:read', got {item!r}")
         rules.append((method.upper(), path.strip(), scope.strip()))
-    return rules
+    return tuple(rules)  # hashable: the authorize decision caches what it derives from the rules
 
 
 def _deadlines(text: str) -> dict[str, int]:
@@ -159,6 +159,9 @@ def from_environment(env: str) -> dict[str, Any]:
         # request, so changes apply at once; this only bounds a copy a crashed writer failed to invalidate).
         # 0 reads the database on every request.
         "AUTHORIZE_COPY_SECONDS": _int("AUTHORIZE_COPY_SECONDS", 30),
+        # Refusals are logged one by one; allowed decisions are counted per key and day, and the gateway's
+        # access log names each one (decision id, institution, key). 1 logs every allowed decision here too.
+        "AUTHORIZE_LOG_ALLOWED": _bool(os.environ.get("AUTHORIZE_LOG_ALLOWED")),
         # Who may scrape /metrics without a service token (addresses or CIDR ranges, comma-separated).
         "METRICS_ALLOWED_NETWORKS": _networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
         "HIGH_RISK_JURISDICTIONS": [

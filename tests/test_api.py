@@ -117,6 +117,8 @@ def test_callers_without_a_valid_token_with_the_scope_are_refused(app, token, st
     ("symbol=BTCUSDT", "application/x-www-form-urlencoded", 415, "unsupported_media_type", set()),
     ("{not json", "application/json", 400, "malformed_json", set()),
     ("[1, 2]", "application/json", 400, "malformed_json", set()),
+    ("[" * 100_000, "application/json", 400, "malformed_json", set()),  # deeper than the parser follows
+    (b'{"method": "\xff"}', "application/json", 400, "malformed_json", set()),  # not UTF-8
     ({}, "application/json", 422, "invalid_call", {"method", "path", "client_ip"}),
     ({"method": "POST", "path": "api/v3/order", "client_ip": "1.2.3"}, "application/json", 422, "invalid_call",
      {"path", "client_ip"}),

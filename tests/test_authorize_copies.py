@@ -5,6 +5,7 @@ Redis) refuses the very next request, as if nothing were copied."""
 from __future__ import annotations
 
 import contextlib
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +24,7 @@ from onboarding.keys.models import ApiKey
 from onboarding.keys.operations import revoke_key
 from onboarding.keys.status import freeze_institution_keys
 from onboarding.keys.tokens import public_id
-from onboarding.keys.usage import flush_usage
+from onboarding.keys.usage import LAST, flush_usage
 
 from .factories import granted_institution
 from .test_keys import NEWER_RULES, ORDER, TRADER_IP, ask, hmac_key, signed
@@ -130,6 +131,11 @@ def test_usage_flushes_and_last_used_times_keep_the_copies(two_processes, redis_
     issued, _, _ = _granted_key(other)
     assert _in(asked, lambda: ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason) == "ok"
     generation = Redis.from_url(redis_server.url).get(GENERATION_KEY)
+    # The asking process's tally reaches Redis by its own pusher thread, within about a second.
+    deadline = time.monotonic() + 10
+    while Redis.from_url(redis_server.url).hget(LAST, str(issued.key_id)) is None:
+        assert time.monotonic() < deadline, "the asking process never pushed its counts to Redis"
+        time.sleep(0.1)
 
     def flush():
         flush_usage()

@@ -63,3 +63,22 @@ def test_each_thread_has_its_own_connection(own_redis):
     for thread in threads:
         thread.join()
     assert answers == [1] * 800  # no reply read by the wrong thread, none lost
+
+
+def test_a_reply_left_unread_is_never_taken_for_the_next_one(own_redis):
+    client = Redis.from_url(own_redis.url)
+    client.set("seen:h", "x")
+    line = ScriptLine(client, SCRIPT)
+    assert line(keys=("seen:warm",), args=("x",)) == 1
+    line.send(keys=("seen:h",), args=("x",))  # its answer (0) is never read: the caller failed in between
+    assert line(keys=("seen:i",), args=("x",)) == 1
+
+
+def test_work_done_between_send_and_reply_gets_the_answer_of_its_own_send(own_redis):
+    client = Redis.from_url(own_redis.url)
+    line = ScriptLine(client, SCRIPT)
+    line.send(keys=("seen:j",), args=("x",))
+    assert client.get("other") is None  # another connection used meanwhile
+    assert line.reply() == 1
+    line.send(keys=("seen:j",), args=("x",))
+    assert line.reply() == 0

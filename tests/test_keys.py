@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import os
+import re
 import time
 from datetime import date, timedelta
 from urllib.parse import quote
@@ -13,6 +16,7 @@ from urllib.parse import quote
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from flask import current_app
 from sqlalchemy import func, select
 
 from onboarding.agreements.models import API_USAGE
@@ -22,7 +26,7 @@ from onboarding.db import db, utcnow
 from onboarding.institutions.models import FROZEN, RESTRICTED, Institution
 from onboarding.institutions.operations import grant_access
 from onboarding.institutions.status import change_status
-from onboarding.keys.authorize import AuthorizeCall, decide
+from onboarding.keys.authorize import AuthorizeCall, decide, new_decision_id
 from onboarding.keys.models import ApiKey, ApiKeyEvent
 from onboarding.keys.operations import KeyRefused, create_key, live_key_count, revoke_key, rotate_key
 from onboarding.keys.status import freeze_institution_keys, unfreeze_institution_keys
@@ -207,6 +211,43 @@ def test_the_signature_may_travel_in_the_body(app):
     params = f"{ORDER}&timestamp={int(time.time() * 1000)}"
     signature = hmac.new(issued.secret.encode(), params.encode(), hashlib.sha256).hexdigest()
     assert ask(issued.api_key, "", body=f"{params}&signature={signature}").reason == "ok"
+
+
+def test_refusals_are_logged_one_by_one_allowed_decisions_only_when_asked(app, caplog):
+    config = current_app.config  # the test body runs in the context of the twin app (conftest)
+    user = granted_institution()
+    issued = hmac_key(user)
+    caplog.set_level(logging.INFO, logger="onboarding.keys.authorize")
+    allowed = ask(issued.api_key, signed(ORDER, secret=issued.secret))
+    refused = ask(issued.api_key, signed(ORDER + "&newClientOrderId=2", secret=issued.secret), ip="198.51.100.9")
+    assert allowed.reason == "ok" and refused.reason == "ip_not_allowed"
+    lines = [r.getMessage() for r in caplog.records if r.name == "onboarding.keys.authorize"]
+    assert lines == [f"authorize {refused.decision_id} /api/v3/order key={issued.key.public_id} ip=198.51.100.9 "
+                     "-> ip_not_allowed"]
+    assert all(issued.api_key not in line for line in lines), "only the key's public id is ever logged"
+    config["AUTHORIZE_LOG_ALLOWED"] = True
+    try:
+        again = ask(issued.api_key, signed(ORDER + "&newClientOrderId=again", secret=issued.secret))
+    finally:
+        config["AUTHORIZE_LOG_ALLOWED"] = False
+    assert again.reason == "ok"
+    assert any(r.getMessage().endswith("-> ok") and again.decision_id in r.getMessage() for r in caplog.records)
+
+
+def test_decision_ids_are_unique_in_a_process_and_across_forked_workers():
+    mine = {new_decision_id() for _ in range(1000)}
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reader)
+        os.write(writer, " ".join(new_decision_id() for _ in range(1000)).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        theirs = set(pipe.read().split())
+    os.waitpid(child, 0)
+    assert len(mine) == len(theirs) == 1000 and not mine & theirs
+    assert all(re.fullmatch(r"dec_[0-9a-f]{13,}", d) for d in mine | theirs)
 
 
 def test_each_refusal_has_its_reason(app):

@@ -13,3 +13,14 @@ AUTHORIZE_DECISIONS = Counter("onboarding_authorize_decisions", "Authorize answe
 AUTHORIZE_SECONDS = Histogram(
     "onboarding_authorize_seconds", "Server time of POST /api/v1/authorize.",
     buckets=(0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+
+
+_answers_by_reason: dict = {}
+
+
+def count_answer(reason: str) -> None:
+    """One authorize answer counted under its reason (the labelled child is looked up once per reason)."""
+    counter = _answers_by_reason.get(reason)
+    if counter is None:
+        counter = _answers_by_reason[reason] = AUTHORIZE_DECISIONS.labels(reason)
+    counter.inc()

@@ -25,12 +25,13 @@ from ..keys.models import ApiKey
 from ..keys.usage import flush_usage, local_flush_due
 from .auth import check_service_token, service_token_required
 from .errors import json_error
-from .instruments import AUTHORIZE_DECISIONS, AUTHORIZE_SECONDS
+from .instruments import AUTHORIZE_SECONDS, count_answer
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_BODY_CHARS = 1_000_000
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 OBSERVED_YEARS = (1900, 2099)
 
 
@@ -38,7 +39,10 @@ def _json_body() -> tuple[dict[str, Any] | None, Any]:
     if not request.is_json:
         return None, json_error(415, "unsupported_media_type",
                                 "Send the call as JSON (Content-Type: application/json).")
-    payload = request.get_json(silent=True)
+    try:
+        payload = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past what the parser follows
+        payload = None
     if not isinstance(payload, dict):
         return None, json_error(400, "malformed_json", "The body is not a JSON object.")
     return payload, None
@@ -111,10 +115,9 @@ def authorize():
             db.session.commit()
     elif db.session.registry.has():
         db.session.rollback()  # only reads were made: end the transaction without a commit
-    AUTHORIZE_DECISIONS.labels(decision.reason).inc()
+    count_answer(decision.reason)
     # Compact JSON without the provider's key sorting: this answer is built for every signed request.
-    return current_app.response_class(json.dumps(decision.as_json(), separators=(",", ":")),
-                                      mimetype="application/json")
+    return current_app.response_class(_COMPACT_JSON.encode(decision.as_json()), mimetype="application/json")
 
 
 def _violation_report(payload: dict[str, Any]) -> tuple[Report | None, dict[str, str]]:

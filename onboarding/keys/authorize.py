@@ -13,10 +13,13 @@ every process, while a steady stream of requests costs no database statement."""
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -35,7 +38,7 @@ from .freshness import copied, current_generation, forget_copy, keep_copy, watch
 from .models import ACTIVE, ED25519, FROZEN, REVOKED, ApiKey
 from .signing import ed25519_signature, hmac_valid, on_time, read_request, replay_digest
 from .tokens import API_KEY_PREFIX, token_hash, well_formed
-from .usage import REPLAYED, STALE, count_decision, register_use
+from .usage import REPLAYED, STALE, begin_use, count_decision
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +77,29 @@ class AuthorizeCall:
     scope: str | None = None
 
 
+# A decision id is unique, not secret (it names a decision in logs): a random prefix per process, drawn again
+# in a forked child, and a counter. Cheaper than drawing random bytes from the kernel on every request.
+_id_prefix = ["dec_" + secrets.token_hex(6)]
+_id_serial = itertools.count(1)
+
+
+def _new_process_ids() -> None:
+    global _id_serial
+    _id_prefix[0], _id_serial = "dec_" + secrets.token_hex(6), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_process_ids)
+
+
+def new_decision_id() -> str:
+    return f"{_id_prefix[0]}{next(_id_serial):x}"
+
+
 @dataclass
 class Decision:
     allowed: bool
     reason: str
-    decision_id: str = field(default_factory=lambda: "dec_" + secrets.token_urlsafe(12))
+    decision_id: str = field(default_factory=new_decision_id)
     institution: dict[str, Any] | None = None
     key: dict[str, Any] | None = None
     rate_tier: dict[str, Any] | None = None
@@ -89,8 +110,14 @@ class Decision:
 
 
 def required_scope(method: str, path: str) -> str | None:
-    for rule_method, pattern, scope in current_app.config.get("AUTHORIZE_SCOPE_RULES") or DEFAULT_SCOPE_RULES:
-        if rule_method in ("*", method.upper()) and fnmatch.fnmatchcase(path, pattern):
+    return _scope_by_rules(current_app.config.get("AUTHORIZE_SCOPE_RULES") or DEFAULT_SCOPE_RULES, method.upper(), path)
+
+
+# A market maker's software calls a handful of paths: each is matched against the rules once per process.
+@lru_cache(maxsize=4096)
+def _scope_by_rules(rules: tuple[tuple[str, str, str], ...], method: str, path: str) -> str | None:
+    for rule_method, pattern, scope in rules:
+        if rule_method in ("*", method) and fnmatch.fnmatchcase(path, pattern):
             return scope
     return None
 
@@ -187,7 +214,9 @@ def _decided(call: AuthorizeCall, row, copied_under: str | None) -> tuple[Decisi
         checked = checked or registered
         if decision is None:
             return None, True
-    if log.isEnabledFor(logging.INFO):
+    # Refusals one by one; allowed decisions are counted, and named in the gateway's access log (a line per
+    # allowed request here cost about a tenth of the endpoint's throughput).
+    if (not decision.allowed or current_app.config["AUTHORIZE_LOG_ALLOWED"]) and log.isEnabledFor(logging.INFO):
         log.info("authorize %s %s key=%s ip=%s -> %s", decision.decision_id, call.path, row.public_id,
                  call.client_ip, decision.reason)
     return decision, checked
@@ -206,15 +235,16 @@ def _checked(row, request, call: AuthorizeCall, copied_under: str | None) -> tup
     if not on_time(request, now_ms):
         count_decision(row.id, "stale_timestamp", call.client_ip)
         return refuse("stale_timestamp"), False
-    # The checks after the replay guard read only the row: decide them first, then register the use (and
-    # its count) in one step; a replay overrides whatever they found, as if it had been checked first.
+    # The replay guard's round trip starts here; the checks after it read only the row, so they are decided
+    # while Redis works. A replay overrides whatever they found, as if it had been checked first.
+    use = begin_use(replay_digest(row.public_id, request), request.recv_window + 1000, copied_under=copied_under)
     decision = _standing(row, call, refuse)
-    use = register_use(replay_digest(row.public_id, request), request.recv_window + 1000, row.id, decision.reason,
-                       call.client_ip, copied_under=copied_under)
-    if use == STALE:
+    outcome = use.outcome()
+    if outcome == STALE:
         return None, True
-    if use == REPLAYED:
-        return refuse("replayed"), True
+    if outcome == REPLAYED:
+        decision = refuse("replayed")
+    count_decision(row.id, decision.reason, call.client_ip)
     return decision, True
 
 
