@@ -61,6 +61,8 @@ class LinesField(TextAreaField):
         self.data = [item.strip() for item in re.split(r"[\n,;]", raw) if item.strip()]
 
     def _value(self):
+        if self.raw_data:  # shown again after a refusal: exactly what was typed, separators and all
+            return self.raw_data[0]
         return "\n".join(self.data or [])
 
 

@@ -562,6 +562,13 @@ def test_profile_refuses_bad_ip_entries(client, draft, entry, message):
     assert audit_count("application.profile_saved") == 0
 
 
+def test_a_refused_list_is_shown_exactly_as_typed(client, draft):
+    typed = "203.0.113.10, 300.1.2.3;"  # separators a person uses, kept while they fix the list
+    response = submit_form(client, "/application/profile", {"ip_allowlist": typed, "draft": "1"})
+    assert field_error(response, "ip_allowlist") == "“300.1.2.3” is not an IPv4 or IPv6 address or CIDR range."
+    assert f">\n{typed}</textarea>" in page(response).replace("\r\n", "\n")
+
+
 def test_profile_refuses_more_than_30_ip_entries(client, draft):
     entries = "\n".join(f"203.0.113.{i}" for i in range(1, 32))
     response = submit_form(client, "/application/profile", {"ip_allowlist": entries, "draft": "1"})

@@ -25,6 +25,7 @@ from ..documents.models import Document
 from ..documents.operations import associated_data
 from ..documents.requirements import ALL_KINDS, date_problems
 from ..storage import TamperedDocument, document_store, sniff_type
+from ..templating import plural
 from .malware import ScannerUnavailable, scan_file
 from .models import FAIL, FLAG, PASS
 
@@ -185,7 +186,7 @@ def check_pdf_readable(path: Path, *, render: bool = True) -> Finding:
     if pages == 0:
         return Finding("document.readable", FAIL, "The PDF has no pages.", {"pages": 0},
                        advice="Upload the complete document.")
-    pages_text = f"{pages} page{'s' if pages != 1 else ''}"
+    pages_text = plural(pages, "page")
     if not render:
         return Finding("document.readable", FLAG, f"PDF opens, {pages_text}; the first page was not drawn because "
                        "the file expands too much when opened.", {"pages": pages, "rendered": False})
@@ -447,8 +448,8 @@ def check_reuse(document: Document, application: Application) -> Finding:
         labels = sorted({_kind_label(row.kind) for row in same_application})
         sentences.append("The same file is also uploaded in this application as " + _and_list(labels) + ".")
     if others:
-        sentences.append(f"The same file was uploaded by {len({r.institution_id for r in others})} other "
-                         f"institution{'s' if len({r.institution_id for r in others}) != 1 else ''}.")
+        sentences.append(f"The same file was uploaded by "
+                         f"{plural(len({r.institution_id for r in others}), 'other institution')}.")
     references = sorted({row.reference for row in others if row.reference})
     return Finding("document.reuse", FLAG, " ".join(sentences),
                    {"sha256": document.sha256, "applications": references,

@@ -95,7 +95,7 @@ class RedisTally(Tally):
         if not counts and not last:
             return True
         try:
-            pipe = client.pipeline(transaction=False)
+            pipe = client.pipeline(transaction=True)  # all or nothing: a refused push is put back whole
             for (key_id, day, reason), number in counts.items():
                 pipe.hincrby(COUNTS, f"{key_id}|{day}|{reason}", number)
             if last:

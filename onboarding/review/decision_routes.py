@@ -20,6 +20,7 @@ from ..forms import FlaskForm
 from ..screening.models import LinkSignal, ScreeningHit
 from ..security import roles_required
 from ..storage import TamperedDocument, document_store
+from ..templating import plural
 from . import operations as ops
 from . import permissions
 from .case_page import render_case
@@ -183,7 +184,7 @@ def signals_review(application_id: int, institution_id: int):
         signals = ops.review_signals_with(application, institution_id, request.form.get("status", ""),
                                           request.form.get("note"), current_user)
         decided = "confirmed" if signals[0].status == "confirmed" else "dismissed"
-        return f"{len(signals)} signal{'s' if len(signals) != 1 else ''} {decided}."
+        return f"{plural(len(signals), 'signal')} {decided}."
     # Back to the group just decided, not to the top of a long page.
     return _act(application_id, f"linked-{institution_id}", run, anchor=f"linked-{institution_id}")
 
@@ -222,7 +223,7 @@ def request_changes(application_id: int):
         steps = request.form.getlist("item_step")
         messages = request.form.getlist("item_message")
         created = ops.request_changes(application, list(zip(steps, messages, strict=False)), current_user)
-        return f"Changes requested ({len(created)} item{'s' if len(created) != 1 else ''}). The applicant is told."
+        return f"Changes requested ({plural(len(created), 'item')}). The applicant is told."
     return _act(application_id, "request_changes", run)
 
 
