@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def demo_logins_text(accounts) -> str:
 
 
 def demo_keys_text(keys) -> str:
+    gateway = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT') or 8080}"  # where `make run` starts it
     return "\n".join([
         f"Demo API keys of {keys.institution} (development only; created once):",
         f"  HMAC, trading:      {keys.hmac_key}",
@@ -101,10 +103,10 @@ def demo_keys_text(keys) -> str:
         f"  its private key:    {keys.ed25519_private_key_file}",
         "",
         "Sign a request with the example client (through the local gateway, see the README):",
-        f"  MM_API_SECRET={keys.hmac_secret} python examples/mm_client.py --base-url http://127.0.0.1:8080 \\",
+        f"  MM_API_SECRET={keys.hmac_secret} python examples/mm_client.py --base-url {gateway} \\",
         f"    --api-key {keys.hmac_key} POST /api/v3/order symbol=BTCEUR side=BUY type=LIMIT quantity=1 price=100",
         "  (allowed), and the same order with the read-only Ed25519 key (refused: scope_not_granted):",
-        f"  python examples/mm_client.py --base-url http://127.0.0.1:8080 --api-key {keys.ed25519_key} \\",
+        f"  python examples/mm_client.py --base-url {gateway} --api-key {keys.ed25519_key} \\",
         f"    --ed25519-key {keys.ed25519_private_key_file} POST /api/v3/order symbol=BTCEUR side=BUY quantity=1",
         "",
     ])

@@ -8,6 +8,8 @@ BIN=.venv/bin
 PORT="${PORT:-5000}"
 # Links in e-mails and letters point at this server unless BASE_URL says otherwise.
 export BASE_URL="${BASE_URL:-http://127.0.0.1:$PORT}"
+# The demo gateway's port, also named in the example commands seed-demo prints.
+export GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 pids=()
 
 stop_all() {
@@ -66,7 +68,6 @@ fi
 
 # The exchange's gateway in front of a demo trading system: nginx asks this service about every signed
 # request (see deploy/nginx/). Optional: without nginx, everything else still runs.
-GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 gateway=""
 if bash scripts/ensure-packages.sh /usr/sbin/nginx=nginx \
      /usr/lib/nginx/modules/ngx_http_js_module.so=libnginx-mod-http-js >/dev/null 2>&1; then

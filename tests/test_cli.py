@@ -200,9 +200,11 @@ def test_demo_totp_is_refused_in_production(tmp_path, monkeypatch):
     assert "demo-totp is only available in development." in result.output
 
 
-def test_seed_demo_gives_the_approved_institution_two_keys_once(cli, app):
+def test_seed_demo_gives_the_approved_institution_two_keys_once(cli, app, monkeypatch):
+    monkeypatch.setenv("GATEWAY_PORT", "8097")  # make run's gateway on another port than the default
     first = cli("seed-demo")
     assert first.exit_code == 0, first.output
+    assert first.output.count("--base-url http://127.0.0.1:8097 ") == 2, "the commands name the gateway's port"
     hmac_key = re.search(r"HMAC, trading:\s+(mxk_\w+)", first.output).group(1)
     secret = re.search(r"its secret:\s+([0-9a-f]{64})", first.output).group(1)
     keys = db.session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
