@@ -129,8 +129,9 @@ def shared_redis():
         return None
     conn = app.extensions.get("redis")
     if conn is None:
-        conn = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
-        app.extensions["redis"] = conn
+        # setdefault is atomic: threads racing here share one client (usage counts are tallied per client).
+        conn = app.extensions.setdefault(
+            "redis", Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5))
     return conn
 
 

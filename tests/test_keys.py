@@ -234,6 +234,19 @@ def test_refusals_are_logged_one_by_one_allowed_decisions_only_when_asked(app, c
     assert any(r.getMessage().endswith("-> ok") and again.decision_id in r.getMessage() for r in caplog.records)
 
 
+def test_scope_rules_given_as_lists_are_used(app):
+    user = granted_institution()
+    issued = hmac_key(user)
+    config = current_app.config  # the test body runs in the context of the twin app (conftest)
+    config["AUTHORIZE_SCOPE_RULES"] = [["POST", "/api/v3/order", "margin:trade"]]  # create_app(config) may say so
+    try:
+        reason = ask(issued.api_key, signed(ORDER, secret=issued.secret)).reason
+    finally:
+        config["AUTHORIZE_SCOPE_RULES"] = None
+    assert reason == "scope_not_granted"
+    assert ask(issued.api_key, signed(ORDER + "&newClientOrderId=default", secret=issued.secret)).reason == "ok"
+
+
 def test_decision_ids_are_unique_in_a_process_and_across_forked_workers():
     mine = {new_decision_id() for _ in range(1000)}
     reader, writer = os.pipe()

@@ -110,7 +110,10 @@ class Decision:
 
 
 def required_scope(method: str, path: str) -> str | None:
-    return _scope_by_rules(current_app.config.get("AUTHORIZE_SCOPE_RULES") or DEFAULT_SCOPE_RULES, method.upper(), path)
+    rules = current_app.config.get("AUTHORIZE_SCOPE_RULES") or DEFAULT_SCOPE_RULES
+    if not isinstance(rules, tuple):  # a list given to create_app: made hashable for the cache below
+        rules = tuple(tuple(rule) for rule in rules)
+    return _scope_by_rules(rules, method.upper(), path)
 
 
 # A market maker's software calls a handful of paths: each is matched against the rules once per process.

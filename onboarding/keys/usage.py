@@ -4,14 +4,17 @@ guard's round trip that every signed request makes.
 Counts are tallied in the process. With Redis (shared by every process) each process's tally is pushed
 there once a second by a thread of its own, and when the process exits; a job flushes Redis into
 `api_key_usage` and `api_keys.last_used_at`. Without Redis the tally is flushed straight into the
-database. A worker killed outright loses at most its last second of counts: never a replay-guard entry,
-which is written in Redis on the request itself."""
+database. A batch is numbered and applied at most once, so a push whose answer was lost is simply sent
+again; a key's last use only moves forward. A worker killed outright loses at most its last second of
+counts: never a replay-guard entry, which is written in Redis on the request itself."""
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -19,7 +22,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.commands.core import Script
 from sqlalchemy import select, update
 
 from ..db import db
@@ -68,14 +71,46 @@ class Tally:
                     self._last[key_id] = used
 
 
+# A batch of counts applied at most once, whatever happens to its reply: each process numbers its batches,
+# and Redis keeps the last number applied per process (for a day). A key's last use is replaced only by a
+# later one, whichever worker pushes first.
+_APPLY_BATCH = """
+if tonumber(ARGV[1]) <= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)
+local fields = tonumber(ARGV[2])
+for i = 3, 2 + 2 * fields, 2 do
+  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+for i = 3 + 2 * fields, #ARGV, 3 do
+  local stored = redis.call('HGET', KEYS[3], ARGV[i])
+  if not stored or tonumber(string.match(stored, '^[^|]+')) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1] .. '|' .. ARGV[i + 2])
+  end
+end
+return 1
+"""
+APPLIED = "onboarding:key-usage:applied:"
+# Bound to no client (a tally holds its client only weakly): each call names the client.
+_APPLY = Script(None, _APPLY_BATCH.encode())
+
+
 class RedisTally(Tally):
     """A tally pushed to one Redis server once a second, by a daemon thread started with the first count,
-    and at exit. It holds its client weakly: a client that is gone (an app of a test run) ends the thread."""
+    and at exit. It holds its client weakly: a client that is gone (an app of a test run) ends the thread.
+
+    A push whose answer is lost (a reset connection, a timeout) may have been applied or not: that batch is
+    kept whole and sent again under its number, which Redis applies at most once. Counts made meanwhile wait
+    for the next batch. The push lock is held from taking the tally to the answer, so an exit waits for a
+    push in flight instead of finding the tally empty."""
 
     def __init__(self, client: Redis) -> None:
         super().__init__()
         self._client = weakref.ref(client)
         self._pusher: threading.Thread | None = None
+        self._push_lock = threading.Lock()
+        self._process = secrets.token_hex(8)
+        self._numbers = itertools.count(1)
+        self._in_doubt: tuple[int, Counter, dict] | None = None
 
     def add(self, key_id: int, reason: str, client_ip: str) -> None:
         super().add(key_id, reason, client_ip)
@@ -86,26 +121,35 @@ class RedisTally(Tally):
                                                     name="key-usage-push", daemon=True)
                     self._pusher.start()
 
-    def push(self) -> bool:
-        """Hand the tally to Redis; False when the client is gone. Counts Redis refused stay for next time."""
+    def push(self, *, wait: float = -1) -> bool:
+        """Hand the tally to Redis; False when the client is gone. A batch Redis did not confirm stays for the
+        next push. `wait`: how long to wait for a push in flight (-1: as long as it takes)."""
         client = self._client()
         if client is None:
             return False
-        counts, last = self.take()
-        if not counts and not last:
+        if not self._push_lock.acquire(timeout=wait):
             return True
         try:
-            pipe = client.pipeline(transaction=True)  # all or nothing: a refused push is put back whole
-            for (key_id, day, reason), number in counts.items():
-                pipe.hincrby(COUNTS, f"{key_id}|{day}|{reason}", number)
-            if last:
-                pipe.hset(LAST, mapping={str(key_id): f"{at!r}|{ip}" for key_id, (at, ip) in last.items()})
-            pipe.execute()
-        except RedisError as exc:
-            self.put_back(counts, last)
-            log.warning("could not push %s to Redis (%s); kept for the next push",
-                        plural(sum(counts.values()), "key usage count"), exc)
-        return True
+            while True:
+                if self._in_doubt is None:
+                    counts, last = self.take()
+                    if not counts and not last:
+                        return True
+                    self._in_doubt = (next(self._numbers), counts, last)
+                number, counts, last = self._in_doubt
+                try:
+                    _APPLY(keys=[APPLIED + self._process, COUNTS, LAST], client=client,
+                                args=[number, len(counts),
+                                      *(part for (key_id, day, reason), n in counts.items()
+                                        for part in (f"{key_id}|{day}|{reason}", n)),
+                                      *(part for key_id, (at, ip) in last.items() for part in (key_id, repr(at), ip))])
+                except Exception as exc:  # noqa: BLE001 - whatever failed, the batch is kept and sent again
+                    log.warning("could not push %s to Redis (%s); kept for the next push",
+                                plural(sum(counts.values()), "key usage count"), exc)
+                    return True
+                self._in_doubt = None
+        finally:
+            self._push_lock.release()
 
 
 def _push_every_second(tally_ref: weakref.ref) -> None:
@@ -123,17 +167,24 @@ _tallies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _local_tally = Tally()  # without Redis
 _last_local_flush = [time.monotonic()]
+_creating = threading.Lock()
 
 
 def _tally(connection: Redis | None) -> Tally:
     global _local_tally
     if connection is None:
         if _local_tally.pid != os.getpid():  # a forked child: what the parent counted is the parent's
-            _local_tally = Tally()
+            with _creating:
+                if _local_tally.pid != os.getpid():
+                    _local_tally = Tally()
         return _local_tally
     tally = _tallies.get(connection)
     if tally is None or tally.pid != os.getpid():
-        tally = _tallies[connection] = RedisTally(connection)
+        # Two threads must never each make one: the tally one of them would drop takes its counts with it.
+        with _creating:
+            tally = _tallies.get(connection)
+            if tally is None or tally.pid != os.getpid():
+                tally = _tallies[connection] = RedisTally(connection)
     return tally
 
 
@@ -141,7 +192,7 @@ def _tally(connection: Redis | None) -> Tally:
 def _push_at_exit() -> None:
     for tally in list(_tallies.values()):
         if tally.pid == os.getpid():
-            tally.push()
+            tally.push(wait=5)  # a push in flight finishes first
 
 
 def count_decision(key_id: int, reason: str, client_ip: str) -> None:
