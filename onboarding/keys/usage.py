@@ -199,13 +199,6 @@ def count_decision(key_id: int, reason: str, client_ip: str) -> None:
     _tally(shared_redis()).add(key_id, reason, client_ip)
 
 
-def push_counts() -> None:
-    """Hand this process's tally to Redis now (the flush does it first; tests of several apps use it)."""
-    connection = shared_redis()
-    if connection is not None:
-        _tally(connection).push()
-
-
 # The replay guard: SET NX with the window as expiry. A decision made from a process's copy of the key's
 # row first checks that the copy's generation is still the shared one (keys.freshness); when it is not,
 # nothing is registered and the caller reads the database.
