@@ -71,10 +71,10 @@ class ScriptLine:
         tail = (b"%d" % len(keys), *(_bytes(k) for k in keys), *(_bytes(a) for a in args))
         self._local.tail = tail
         try:
-            connection.send_packed_command([_pack((b"EVALSHA", self._sha, *tail))], check_health=False)
+            self._evalsha(connection, tail)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             connection.disconnect()
-            connection.send_packed_command([_pack((b"EVALSHA", self._sha, *tail))], check_health=False)
+            self._evalsha(connection, tail)
 
     def reply(self):
         """The answer to the last `send` on this thread."""
@@ -84,10 +84,13 @@ class ScriptLine:
                 return self._answer(connection, tail)
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 connection.disconnect()
-                connection.send_packed_command([_pack((b"EVALSHA", self._sha, *tail))], check_health=False)
+                self._evalsha(connection, tail)
                 return self._answer(connection, tail)
         finally:
             self._local.tail = None
+
+    def _evalsha(self, connection, tail: tuple[bytes, ...]) -> None:
+        connection.send_packed_command([_pack((b"EVALSHA", self._sha, *tail))], check_health=False)
 
     def _answer(self, connection, tail: tuple[bytes, ...]):
         try:

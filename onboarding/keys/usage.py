@@ -63,13 +63,6 @@ class Tally:
             self._counts, self._last = Counter(), {}
         return counts, last
 
-    def put_back(self, counts: Counter[tuple[int, str, str]], last: dict[int, tuple[float, str]]) -> None:
-        with self._lock:
-            self._counts.update(counts)
-            for key_id, used in last.items():
-                if key_id not in self._last or self._last[key_id][0] < used[0]:
-                    self._last[key_id] = used
-
 
 # A batch of counts applied at most once, whatever happens to its reply: each process numbers its batches,
 # and Redis keeps the last number applied per process (for a day). A key's last use is replaced only by a
